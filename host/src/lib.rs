@@ -6,3 +6,5 @@
 //! holds credentials and makes network calls; adapters only translate.
 
 pub mod catalog;
+pub mod config;
+pub mod telemetry;

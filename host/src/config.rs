@@ -1,0 +1,744 @@
+//! `snapact.toml`: raw TOML (unknown keys are errors) validated into a
+//! [`Config`] with every secret resolved and every reference checked.
+//!
+//! Precedence: command-line flag > `SNAPACT_*` environment > file > default.
+//! Secrets are only ever references (`{ env = "NAME" }` or `{ file = "PATH" }`);
+//! their values live in [`SecretString`]s and never reach `Debug`, logs or adapters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// A configuration problem, naming the key and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// toml's message, with line and key.
+        message: String,
+    },
+    /// A value is invalid.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `shop[lagos-main].pos_base_url`.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Where a secret comes from. Never the value itself.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum SecretRef {
+    /// An environment variable's value.
+    Env(String),
+    /// A file's content, without the trailing newline.
+    File(PathBuf),
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "environment variable {name}"),
+            SecretRef::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+impl SecretRef {
+    /// Read the secret. `key` names the config key for the error.
+    pub fn resolve(&self, key: &str, env: &dyn Env) -> Result<SecretString, ConfigError> {
+        let value = match self {
+            SecretRef::Env(name) => env.var(name).ok_or_else(|| {
+                invalid(
+                    key,
+                    format!("environment variable {name} is not set: export it, or point `{key}` at a file with {{ file = \"...\" }}"),
+                )
+            })?,
+            SecretRef::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| invalid(key, format!("cannot read secret file {}: {e}", path.display())))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        };
+        if value.is_empty() {
+            return Err(invalid(key, format!("the secret in {self} is empty")));
+        }
+        Ok(SecretString::from(value))
+    }
+}
+
+/// The process environment, injectable for tests.
+pub trait Env {
+    /// A variable's value.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+// ---------- raw, as written ----------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    snapact: RawSnapact,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    adapters: RawAdapters,
+    #[serde(default)]
+    relay: RawRelay,
+    #[serde(default)]
+    shop: Vec<RawShop>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSnapact {
+    base_url: Option<String>,
+    batch_size: Option<usize>,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    public_url: Option<String>,
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdapters {
+    dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    max_memory_mb: Option<u64>,
+    max_timeout_ms: Option<u64>,
+    max_output_mb: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelay {
+    backoff_base_ms: Option<u64>,
+    backoff_cap_ms: Option<u64>,
+    max_age_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShop {
+    id: String,
+    adapter: String,
+    snapact_key: SecretRef,
+    webhook_secret: Option<WebhookSecrets>,
+    pos_base_url: Option<String>,
+    pos_auth: Option<RawPosAuth>,
+    #[serde(default)]
+    allow_insecure_http: bool,
+    #[serde(default)]
+    secrets: BTreeMap<String, SecretRef>,
+    #[serde(default)]
+    settings: BTreeMap<String, String>,
+}
+
+/// One webhook secret, or several during rotation.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum WebhookSecrets {
+    One(SecretRef),
+    Many(Vec<SecretRef>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum RawPosAuth {
+    Bearer(SecretRef),
+    Basic {
+        username: String,
+        password: SecretRef,
+    },
+    Header {
+        name: String,
+        value: SecretRef,
+    },
+}
+
+// ---------- validated ----------
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// SnapAct Connect.
+    pub snapact: SnapactConfig,
+    /// The durable store.
+    pub store_path: PathBuf,
+    /// The HTTP server (webhooks, health, metrics).
+    pub server: ServerConfig,
+    /// Where adapters come from and how far they may go.
+    pub adapters: AdaptersConfig,
+    /// Delivery retries.
+    pub relay: RelayConfig,
+    /// The shops this host serves.
+    pub shops: Vec<ShopConfig>,
+}
+
+/// SnapAct Connect settings.
+#[derive(Debug, Clone)]
+pub struct SnapactConfig {
+    /// Base URL, e.g. `https://connect.snapact.io`.
+    pub base_url: String,
+    /// Items per upsert request.
+    pub batch_size: usize,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// The public base URL POS vendors post webhooks to (for signature checks).
+    pub public_url: Option<String>,
+    /// Largest webhook body accepted.
+    pub max_body_bytes: usize,
+}
+
+/// Adapter loading settings.
+#[derive(Debug, Clone)]
+pub struct AdaptersConfig {
+    /// Installed packages: `<dir>/<id>/adapter.toml` + `adapter.wasm`.
+    pub dir: PathBuf,
+    /// Compiled-code cache.
+    pub cache_dir: PathBuf,
+    /// Caps on what a manifest may request.
+    pub max_memory_mb: u64,
+    /// Cap on a manifest's call timeout.
+    pub max_timeout_ms: u64,
+    /// Cap on one call's result.
+    pub max_output_bytes: usize,
+}
+
+/// Retry policy for deliveries.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// First backoff step.
+    pub backoff_base: Duration,
+    /// Largest backoff step.
+    pub backoff_cap: Duration,
+    /// A change still undelivered after this long is parked.
+    pub max_age: Duration,
+}
+
+/// Which adapter a shop uses: an id and a version requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSpec {
+    /// Adapter id (`square`).
+    pub id: String,
+    /// `*` when the shop does not pin a version.
+    pub version: semver::VersionReq,
+}
+
+impl std::str::FromStr for AdapterSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, req) = match s.split_once('@') {
+            Some((id, req)) => (id, req),
+            None => (s, "*"),
+        };
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!(
+                "adapter id {id:?} must be lower-case letters, digits and '-' (e.g. \"square\" or \"square@^1\")"
+            ));
+        }
+        let version = semver::VersionReq::parse(req)
+            .map_err(|e| format!("version requirement {req:?} is not valid semver: {e}"))?;
+        Ok(AdapterSpec {
+            id: id.to_string(),
+            version,
+        })
+    }
+}
+
+impl fmt::Display for AdapterSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.version == semver::VersionReq::STAR {
+            write!(f, "{}", self.id)
+        } else {
+            write!(f, "{}@{}", self.id, self.version)
+        }
+    }
+}
+
+/// How the host authenticates to a shop's POS.
+#[derive(Debug, Clone)]
+pub enum PosAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(SecretString),
+    /// HTTP basic auth.
+    Basic {
+        /// User name (not secret).
+        username: String,
+        /// Password.
+        password: SecretString,
+    },
+    /// A named header (`X-Api-Key: <value>`).
+    Header {
+        /// Header name.
+        name: String,
+        /// Header value.
+        value: SecretString,
+    },
+}
+
+/// One shop.
+#[derive(Debug, Clone)]
+pub struct ShopConfig {
+    /// Unique id, used in URLs and logs.
+    pub id: String,
+    /// The adapter it uses.
+    pub adapter: AdapterSpec,
+    /// Its SnapAct Connect API key.
+    pub snapact_key: SecretString,
+    /// Secrets SnapAct signs this shop's webhooks with (several during rotation).
+    pub webhook_secrets: Vec<SecretString>,
+    /// POS API base URL for `pos-http`.
+    pub pos_base_url: Option<String>,
+    /// POS credentials the host injects.
+    pub pos_auth: Option<PosAuth>,
+    /// Allow a plain `http://` POS URL (tests against a local fake POS only).
+    pub allow_insecure_http: bool,
+    /// Named secrets adapters may verify with (never read).
+    pub secrets: BTreeMap<String, SecretString>,
+    /// Non-secret settings adapters may read.
+    pub settings: BTreeMap<String, String>,
+}
+
+/// Overrides from the command line; they win over env and file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--store`.
+    pub store_path: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--adapters-dir`.
+    pub adapters_dir: Option<PathBuf>,
+    /// `--snapact-url`.
+    pub snapact_base_url: Option<String>,
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), overrides, &ProcessEnv)
+    }
+
+    /// Validate config text; `origin` names it in errors.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        overrides: &Overrides,
+        env: &dyn Env,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        validate(raw, overrides, env)
+    }
+
+    /// A shop by id.
+    pub fn shop(&self, id: &str) -> Option<&ShopConfig> {
+        self.shops.iter().find(|s| s.id == id)
+    }
+}
+
+fn pick<T: Clone>(flag: Option<T>, env: Option<T>, file: Option<T>, default: T) -> T {
+    flag.or(env).or(file).unwrap_or(default)
+}
+
+fn check_url(key: &str, url: &str, allow_http: bool) -> Result<String, ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    let ok = lower.starts_with("https://") || (allow_http && lower.starts_with("http://"));
+    if !ok {
+        let hint = if allow_http {
+            "it must start with http:// or https://"
+        } else {
+            "it must start with https:// (plain http is allowed only with allow_insecure_http = true, for local tests)"
+        };
+        return Err(invalid(key, format!("{url:?} is not a usable URL: {hint}")));
+    }
+    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid(key, format!("{url:?} has no host")));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
+    let base_url = pick(
+        o.snapact_base_url.clone(),
+        env.var("SNAPACT_BASE_URL"),
+        raw.snapact.base_url,
+        "https://connect.snapact.io".to_string(),
+    );
+    // The SnapAct URL may be plain http only on loopback (the sandbox).
+    let loopback = base_url.starts_with("http://127.") || base_url.starts_with("http://localhost");
+    let base_url = check_url("snapact.base_url", &base_url, loopback)?;
+    let batch_size = raw.snapact.batch_size.unwrap_or(100);
+    if !(1..=1000).contains(&batch_size) {
+        return Err(invalid("snapact.batch_size", "must be between 1 and 1000"));
+    }
+    let timeout = Duration::from_millis(raw.snapact.timeout_ms.unwrap_or(10_000));
+
+    let store_path = pick(
+        o.store_path.clone(),
+        env.var("SNAPACT_STORE_PATH").map(PathBuf::from),
+        raw.store.path,
+        PathBuf::from("snapact-host.db"),
+    );
+
+    let listen_text = pick(
+        o.listen.clone(),
+        env.var("SNAPACT_LISTEN"),
+        raw.server.listen,
+        "127.0.0.1:8080".to_string(),
+    );
+    let listen = listen_text.parse().map_err(|_| {
+        invalid(
+            "server.listen",
+            format!("{listen_text:?} is not an address such as \"127.0.0.1:8080\""),
+        )
+    })?;
+    let public_url = raw
+        .server
+        .public_url
+        .map(|u| check_url("server.public_url", &u, true))
+        .transpose()?;
+    let server = ServerConfig {
+        listen,
+        public_url,
+        max_body_bytes: raw.server.max_body_bytes.unwrap_or(1 << 20),
+    };
+
+    let adapters_dir = pick(
+        o.adapters_dir.clone(),
+        env.var("SNAPACT_ADAPTERS_DIR").map(PathBuf::from),
+        raw.adapters.dir,
+        PathBuf::from("target/adapters"),
+    );
+    let cache_dir = raw
+        .adapters
+        .cache_dir
+        .unwrap_or_else(|| adapters_dir.join(".cache"));
+    let adapters = AdaptersConfig {
+        dir: adapters_dir,
+        cache_dir,
+        max_memory_mb: raw.adapters.max_memory_mb.unwrap_or(512),
+        max_timeout_ms: raw.adapters.max_timeout_ms.unwrap_or(30_000),
+        max_output_bytes: usize::try_from(raw.adapters.max_output_mb.unwrap_or(64))
+            .unwrap_or(64)
+            .saturating_mul(1 << 20),
+    };
+
+    let relay = RelayConfig {
+        backoff_base: Duration::from_millis(raw.relay.backoff_base_ms.unwrap_or(500)),
+        backoff_cap: Duration::from_millis(raw.relay.backoff_cap_ms.unwrap_or(60_000)),
+        max_age: Duration::from_secs(raw.relay.max_age_secs.unwrap_or(7 * 24 * 3600)),
+    };
+    if relay.backoff_base.is_zero() || relay.backoff_cap < relay.backoff_base {
+        return Err(invalid(
+            "relay",
+            "backoff_base_ms must be > 0 and backoff_cap_ms >= backoff_base_ms",
+        ));
+    }
+
+    let mut seen = BTreeSet::new();
+    let mut shops = Vec::with_capacity(raw.shop.len());
+    for (i, s) in raw.shop.into_iter().enumerate() {
+        let key = |field: &str| {
+            if s.id.is_empty() {
+                format!("shop[{i}].{field}")
+            } else {
+                format!("shop[{}].{field}", s.id)
+            }
+        };
+        if s.id.is_empty()
+            || s.id.len() > 64
+            || !s
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                key("id"),
+                format!(
+                    "{:?} must be 1-64 letters, digits, '-' or '_' (it appears in webhook URLs)",
+                    s.id
+                ),
+            ));
+        }
+        if !seen.insert(s.id.clone()) {
+            return Err(invalid(
+                key("id"),
+                "two shops have this id; ids must be unique",
+            ));
+        }
+        let adapter = s
+            .adapter
+            .parse()
+            .map_err(|m: String| invalid(key("adapter"), m))?;
+        let snapact_key = s.snapact_key.resolve(&key("snapact_key"), env)?;
+        let webhook_secrets = match s.webhook_secret {
+            None => Vec::new(),
+            Some(WebhookSecrets::One(r)) => vec![r.resolve(&key("webhook_secret"), env)?],
+            Some(WebhookSecrets::Many(rs)) => rs
+                .iter()
+                .enumerate()
+                .map(|(j, r)| r.resolve(&key(&format!("webhook_secret[{j}]")), env))
+                .collect::<Result<_, _>>()?,
+        };
+        let pos_base_url = s
+            .pos_base_url
+            .map(|u| check_url(&key("pos_base_url"), &u, s.allow_insecure_http))
+            .transpose()?;
+        let pos_auth = match s.pos_auth {
+            None => None,
+            Some(RawPosAuth::Bearer(r)) => {
+                Some(PosAuth::Bearer(r.resolve(&key("pos_auth.bearer"), env)?))
+            }
+            Some(RawPosAuth::Basic { username, password }) => Some(PosAuth::Basic {
+                username,
+                password: password.resolve(&key("pos_auth.basic.password"), env)?,
+            }),
+            Some(RawPosAuth::Header { name, value }) => {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(invalid(
+                        key("pos_auth.header.name"),
+                        format!("{name:?} is not a header name"),
+                    ));
+                }
+                Some(PosAuth::Header {
+                    name,
+                    value: value.resolve(&key("pos_auth.header.value"), env)?,
+                })
+            }
+        };
+        if pos_auth.is_some() && pos_base_url.is_none() {
+            return Err(invalid(
+                key("pos_base_url"),
+                "pos_auth is set but pos_base_url is missing",
+            ));
+        }
+        let secrets = s
+            .secrets
+            .iter()
+            .map(|(name, r)| {
+                Ok((
+                    name.clone(),
+                    r.resolve(&key(&format!("secrets.{name}")), env)?,
+                ))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+        shops.push(ShopConfig {
+            id: s.id,
+            adapter,
+            snapact_key,
+            webhook_secrets,
+            pos_base_url,
+            pos_auth,
+            allow_insecure_http: s.allow_insecure_http,
+            secrets,
+            settings: s.settings,
+        });
+    }
+
+    Ok(Config {
+        snapact: SnapactConfig {
+            base_url,
+            batch_size,
+            timeout,
+        },
+        store_path,
+        server,
+        adapters,
+        relay,
+        shops,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env() -> BTreeMap<String, String> {
+        [
+            ("KEY", "sk_live_123"),
+            ("TOKEN", "sq-token"),
+            ("SIG", "sig-key"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    const GOOD: &str = r#"
+[snapact]
+base_url = "http://127.0.0.1:9000"
+[[shop]]
+id = "lagos-main"
+adapter = "square@^1"
+snapact_key = { env = "KEY" }
+webhook_secret = [{ env = "KEY" }, { env = "SIG" }]
+pos_base_url = "https://connect.squareup.com/"
+pos_auth = { bearer = { env = "TOKEN" } }
+secrets = { webhook_signature_key = { env = "SIG" } }
+settings = { location_id = "L1", currency = "NGN" }
+"#;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, "snapact.toml", &Overrides::default(), &env())
+    }
+
+    #[test]
+    fn a_full_shop_validates() {
+        let c = load(GOOD).expect("valid");
+        let shop = c.shop("lagos-main").expect("shop");
+        assert_eq!(shop.adapter.id, "square");
+        assert!(shop.adapter.version.matches(&semver::Version::new(1, 4, 0)));
+        assert!(!shop.adapter.version.matches(&semver::Version::new(2, 0, 0)));
+        assert_eq!(
+            shop.pos_base_url.as_deref(),
+            Some("https://connect.squareup.com")
+        );
+        assert_eq!(shop.webhook_secrets.len(), 2);
+        assert_eq!(
+            shop.secrets["webhook_signature_key"].expose_secret(),
+            "sig-key"
+        );
+        assert_eq!(c.snapact.batch_size, 100);
+        assert_eq!(c.store_path, PathBuf::from("snapact-host.db"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_that_name_the_key() {
+        let e =
+            load(&GOOD.replace("[snapact]", "[snapact]\nbatchsize = 5")).expect_err("unknown key");
+        assert!(e.to_string().contains("batchsize"), "{e}");
+        let e = load(&GOOD.replace(
+            "id = \"lagos-main\"",
+            "id = \"lagos-main\"\nlocation = \"x\"",
+        ))
+        .expect_err("unknown key");
+        assert!(e.to_string().contains("location"), "{e}");
+    }
+
+    #[test]
+    fn missing_secrets_name_the_key_and_variable() {
+        let e =
+            load(&GOOD.replace("{ env = \"TOKEN\" }", "{ env = \"NOPE\" }")).expect_err("missing");
+        let msg = e.to_string();
+        assert!(msg.contains("shop[lagos-main].pos_auth.bearer"), "{msg}");
+        assert!(msg.contains("NOPE"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = load(GOOD).expect("valid");
+        let debug = format!("{c:?}");
+        for secret in ["sk_live_123", "sq-token", "sig-key"] {
+            assert!(!debug.contains(secret), "secret {secret} leaked into Debug");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = load(&GOOD.replace(
+            "https://connect.squareup.com/",
+            "http://connect.squareup.com",
+        ))
+        .expect_err("http");
+        assert!(e.to_string().contains("allow_insecure_http"), "{e}");
+        let e = load(&GOOD.replace("square@^1", "Square")).expect_err("bad id");
+        assert!(e.to_string().contains("shop[lagos-main].adapter"), "{e}");
+        let e = load(&format!(
+            "{GOOD}\n{}",
+            &GOOD[GOOD.find("[[shop]]").expect("shop")..]
+        ))
+        .expect_err("dup");
+        assert!(e.to_string().contains("unique"), "{e}");
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let mut e = env();
+        e.insert("SNAPACT_STORE_PATH".into(), "/env.db".into());
+        let text = format!("[store]\npath = \"/file.db\"\n{GOOD}");
+        let c = Config::from_toml(&text, "t", &Overrides::default(), &e).expect("valid");
+        assert_eq!(c.store_path, PathBuf::from("/env.db"));
+        let o = Overrides {
+            store_path: Some("/flag.db".into()),
+            ..Overrides::default()
+        };
+        let c = Config::from_toml(&text, "t", &o, &e).expect("valid");
+        assert_eq!(c.store_path, PathBuf::from("/flag.db"));
+    }
+}
