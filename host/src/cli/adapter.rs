@@ -1,0 +1,205 @@
+//! `snapact-host adapter build|inspect|map|test`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use super::{AdapterCommand, BuildArgs, EXIT_DATA, InspectArgs, MapArgs, TestArgs, fixtures};
+use crate::registry::{Package, build};
+use crate::runtime::{LoadedAdapter, Runtime, RuntimeConfig, ShopContext};
+
+pub(super) async fn run(cmd: AdapterCommand) -> anyhow::Result<u8> {
+    match cmd {
+        AdapterCommand::Build(args) => build_cmd(args).await,
+        AdapterCommand::Inspect(args) => inspect(args),
+        AdapterCommand::Map(args) => map(args).await,
+        AdapterCommand::Test(args) => test(args).await,
+    }
+}
+
+/// A package given as a directory, or as an id installed in `adapters_dir`.
+pub(crate) fn resolve_package(arg: &str, adapters_dir: &Path) -> anyhow::Result<Package> {
+    let as_path = PathBuf::from(arg);
+    let dir = if as_path.join("adapter.toml").is_file() {
+        as_path
+    } else if adapters_dir.join(arg).join("adapter.toml").is_file() {
+        adapters_dir.join(arg)
+    } else {
+        bail!(
+            "no adapter package at {arg:?}: give a directory holding adapter.toml and adapter.wasm, \
+             or the id of a package in {} (build one with `snapact-host adapter build adapters/<id>`)",
+            adapters_dir.display()
+        );
+    };
+    Ok(Package::open(&dir)?)
+}
+
+/// One runtime for a CLI command, caching compiled code next to the packages.
+pub(crate) fn cli_runtime(adapters_dir: &Path) -> anyhow::Result<Runtime> {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(adapters_dir.join(".cache")),
+        ..RuntimeConfig::default()
+    })
+    .context("failed to start the Wasm runtime")
+}
+
+async fn load(adapters_dir: &Path, package: &str) -> anyhow::Result<Arc<LoadedAdapter>> {
+    let pkg = resolve_package(package, adapters_dir)?;
+    let runtime = cli_runtime(adapters_dir)?;
+    let loaded = tokio::task::spawn_blocking(move || runtime.load(&pkg))
+        .await
+        .context("adapter loading task failed")??;
+    Ok(loaded)
+}
+
+fn cli_context(settings: BTreeMap<String, String>) -> ShopContext {
+    ShopContext {
+        shop: "cli".into(),
+        settings,
+        secrets: BTreeMap::new(),
+        pos_base_url: None,
+        pos: None,
+    }
+}
+
+async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
+    let dirs = match &args.dir {
+        Some(dir) => vec![dir.clone()],
+        None => build::discover_adapters(Path::new("adapters"))?,
+    };
+    if dirs.is_empty() {
+        bail!("no adapters found under adapters/ (each adapter is a directory with adapter.toml)");
+    }
+    for dir in dirs {
+        let out = args.out.clone();
+        let d = dir.clone();
+        let pkg_dir = tokio::task::spawn_blocking(move || build::build_adapter(&d, &out))
+            .await
+            .context("build task failed")?
+            .with_context(|| format!("failed to build the adapter in {}", dir.display()))?;
+        println!("built {} -> {}", dir.display(), pkg_dir.display());
+    }
+    Ok(0)
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
+    let pkg = resolve_package(&args.package, &args.adapters_dir)?;
+    let info = pkg.describe()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        println!("{}", render_description(&info));
+    }
+    Ok(0)
+}
+
+fn render_description(v: &Value) -> String {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    let list = |v: Option<&Value>| -> String {
+        match v.and_then(Value::as_array) {
+            Some(a) if !a.is_empty() => a
+                .iter()
+                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => "(none)".into(),
+        }
+    };
+    let caps = v.get("capabilities");
+    let limits = v.get("limits");
+    format!(
+        "{} {}  ({})\n  {}\n  wit:        {}\n  digest:     sha256:{}\n  http hosts: {}\n  secrets:    {}\n  settings:   {}\n  limits:     memory {} MiB, timeout {} ms\n  exports:    {}\n  imports:    {}",
+        s("id"),
+        s("version"),
+        s("vendor"),
+        s("description"),
+        s("wit"),
+        s("digest"),
+        list(caps.and_then(|c| c.get("http_hosts"))),
+        list(caps.and_then(|c| c.get("secrets"))),
+        list(caps.and_then(|c| c.get("settings"))),
+        limits.and_then(|l| l.get("memory_mb")).map_or("-".into(), Value::to_string),
+        limits.and_then(|l| l.get("timeout_ms")).map_or("-".into(), Value::to_string),
+        list(v.get("exports")),
+        list(v.get("imports")),
+    )
+}
+
+fn read_payload(file: &Path) -> anyhow::Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("failed to read the payload from standard input")?;
+        Ok(buf)
+    } else {
+        std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))
+    }
+}
+
+async fn map(args: MapArgs) -> anyhow::Result<u8> {
+    let adapter = load(&args.adapters_dir, &args.package).await?;
+    let payload = read_payload(&args.file)?;
+    let ctx = cli_context(args.settings.into_iter().collect());
+    match adapter.map_records(&ctx, &payload, &args.content_type).await {
+        Ok(mapped) => {
+            println!("{}", serde_json::to_string_pretty(&mapped.changes)?);
+            for r in &mapped.rejected {
+                eprintln!("{}: {r}", args.file.display());
+            }
+            Ok(if mapped.rejected.is_empty() { 0 } else { EXIT_DATA })
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.file.display());
+            Ok(1)
+        }
+    }
+}
+
+async fn test(args: TestArgs) -> anyhow::Result<u8> {
+    let adapter = load(&args.adapters_dir, &args.package).await?;
+    let dir = args
+        .fixtures
+        .unwrap_or_else(|| PathBuf::from("tests/fixtures").join(adapter.id()));
+    let names = fixtures::names(&dir)?;
+    if names.is_empty() {
+        bail!(
+            "no fixtures in {}: add NAME.input.json and NAME.expected.json pairs",
+            dir.display()
+        );
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for name in names {
+        let input = dir.join(format!("{name}.input.json"));
+        let expected_path = dir.join(format!("{name}.expected.json"));
+        let payload = std::fs::read(&input).with_context(|| format!("failed to read {}", input.display()))?;
+        let expected: Value = match std::fs::read(&expected_path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .with_context(|| format!("{} is not valid JSON", expected_path.display()))?,
+            Err(_) => {
+                println!("FAIL {name}: {} is missing", expected_path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let ctx = cli_context(fixtures::settings(&dir, &name)?);
+        let result = adapter.map_records(&ctx, &payload, "application/json").await;
+        let problems = fixtures::check(&expected, &expected_path, &result)?;
+        if problems.is_empty() {
+            println!("ok   {name}");
+            passed += 1;
+        } else {
+            println!("FAIL {name}");
+            for p in problems {
+                println!("     {p}");
+            }
+            failed += 1;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { EXIT_DATA })
+}
