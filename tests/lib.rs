@@ -1,1 +1,99 @@
-//! tests
+//! Helpers for the integration tests: build the test adapters once per test
+//! run, a runtime to load them into, and a fake POS transport.
+//!
+//! Adapters are built with the same code the CLI uses
+//! (`registry::build::build_rust_adapter`) into `target/test-adapters/`.
+//! Within the test binary a mutex makes each adapter build once; across
+//! processes (several test binaries or runners at once) a lock file does.
+
+use snapact_host::pos::{PosFuture, PosRequest, PosResponse, PosTransport};
+use snapact_host::registry::{Package, build};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where test adapter packages are written.
+pub fn test_adapters_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let target = if target.is_relative() {
+        workspace_root().join(target)
+    } else {
+        target
+    };
+    target.join("test-adapters")
+}
+
+/// Build the adapter crate at `crate_dir` (relative to the workspace root)
+/// once per test run, and return its package folder.
+pub fn build_adapter(crate_dir: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Mutex::default);
+    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(dir) = built.get(crate_dir) {
+        return dir.clone();
+    }
+    let out = test_adapters_dir();
+    std::fs::create_dir_all(&out).expect("create target/test-adapters");
+    let lock = std::fs::File::create(out.join(".build.lock")).expect("create the build lock file");
+    lock.lock().expect("take the build lock");
+    let package = build::build_rust_adapter(&workspace_root().join(crate_dir), &out)
+        .unwrap_or_else(|e| panic!("building {crate_dir} failed: {e:#}"));
+    // Dropping the file releases the lock.
+    drop(lock);
+    built.insert(crate_dir.to_string(), package.clone());
+    package
+}
+
+/// The hostile test adapter's package, built once.
+pub fn hostile_package() -> Package {
+    let dir = build_adapter("tests/adapters/hostile");
+    Package::open(&dir).unwrap_or_else(|e| panic!("opening {}: {e}", dir.display()))
+}
+
+/// A POS transport that answers 200 `{}` and records what it was asked.
+#[derive(Default)]
+pub struct RecordingPos {
+    /// Requests received, in order.
+    pub requests: Mutex<Vec<PosRequest>>,
+}
+
+impl RecordingPos {
+    /// A new transport behind an `Arc`, as `ShopContext` holds it.
+    pub fn new() -> Arc<Self> {
+        Arc::new(RecordingPos::default())
+    }
+
+    /// The requests received so far.
+    pub fn seen(&self) -> Vec<PosRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl PosTransport for RecordingPos {
+    fn send(&self, req: PosRequest) -> PosFuture<'_> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(req);
+        Box::pin(async {
+            Ok(PosResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: b"{}".to_vec(),
+            })
+        })
+    }
+}

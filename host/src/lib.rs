@@ -6,5 +6,9 @@
 //! holds credentials and makes network calls; adapters only translate.
 
 pub mod catalog;
+pub mod cli;
 pub mod config;
+pub mod pos;
+pub mod registry;
+pub mod runtime;
 pub mod telemetry;

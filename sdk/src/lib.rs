@@ -130,6 +130,9 @@ impl Mapped {
 #[macro_export]
 macro_rules! export_adapter {
     ($adapter:ty) => {
+        // Only a Wasm component exports the interface: native builds of the
+        // same crate (unit tests, benchmarks) must link without these symbols.
+        #[cfg(target_arch = "wasm32")]
         const _: () = {
             struct __SnapactAdapterExport;
 

@@ -69,7 +69,7 @@ fn cli_context(settings: BTreeMap<String, String>) -> ShopContext {
 async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
     let dirs = match &args.dir {
         Some(dir) => vec![dir.clone()],
-        None => build::discover_adapters(Path::new("adapters"))?,
+        None => discover_adapters(Path::new("adapters"))?,
     };
     if dirs.is_empty() {
         bail!("no adapters found under adapters/ (each adapter is a directory with adapter.toml)");
@@ -77,7 +77,7 @@ async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
     for dir in dirs {
         let out = args.out.clone();
         let d = dir.clone();
-        let pkg_dir = tokio::task::spawn_blocking(move || build::build_adapter(&d, &out))
+        let pkg_dir = tokio::task::spawn_blocking(move || build::build_rust_adapter(&d, &out))
             .await
             .context("build task failed")?
             .with_context(|| format!("failed to build the adapter in {}", dir.display()))?;
@@ -88,13 +88,34 @@ async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
 
 fn inspect(args: InspectArgs) -> anyhow::Result<u8> {
     let pkg = resolve_package(&args.package, &args.adapters_dir)?;
-    let info = pkg.describe()?;
+    let info = describe(&pkg)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
         println!("{}", render_description(&info));
     }
     Ok(0)
+}
+
+/// Every adapter source directory (one holding `adapter.toml`) under `root`, sorted.
+pub(crate) fn discover_adapters(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("failed to read {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("adapter.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// What `adapter inspect` shows: the manifest plus digest, exports and imports.
+fn describe(pkg: &Package) -> anyhow::Result<Value> {
+    let mut v = serde_json::to_value(pkg.manifest())?;
+    v["digest"] = Value::String(pkg.digest_hex());
+    v["exports"] = serde_json::to_value(pkg.exports())?;
+    v["imports"] = serde_json::to_value(pkg.imports())?;
+    v["path"] = Value::String(pkg.dir().display().to_string());
+    Ok(v)
 }
 
 fn render_description(v: &Value) -> String {

@@ -2,8 +2,8 @@
 //! `NAME.settings.json` (a flat object of shop settings). Shared by
 //! `adapter test` and the conformance suite.
 //!
-//! `NAME.expected.json` is one of: an array of changes (exactly these, no
-//! rejections); `{"changes": [...], "rejected": [...]}` (rejections compared
+//! `NAME.expected.json` is one of: an array of changes (exactly these, and
+//! the rejections listed in `NAME.rejected.json`, or none); `{"changes": [...], "rejected": [...]}` (rejections compared
 //! by the fields the fixture names); `{"error": {"kind": ..., "path": ...}}`
 //! (the whole call fails so).
 
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::diff;
 use crate::catalog::Mapped;
-use crate::runtime::CallError;
+use crate::runtime::{AdapterError, CallError};
 
 /// A golden fixture's expectation.
 enum Expected {
@@ -53,7 +53,21 @@ pub fn check(
     file: &Path,
     result: &Result<Mapped, CallError>,
 ) -> anyhow::Result<Vec<String>> {
-    let expected = parse_expected(expected.clone(), file)?;
+    let mut expected = parse_expected(expected.clone(), file)?;
+    // A sidecar `NAME.rejected.json` lists the rejections an array fixture expects.
+    if let Expected::Changes(changes) = &expected {
+        let sidecar = file.to_string_lossy().replace(".expected.json", ".rejected.json");
+        if let Ok(bytes) = std::fs::read(&sidecar) {
+            let rejected = match serde_json::from_slice(&bytes) {
+                Ok(Value::Array(a)) => a,
+                _ => bail!("{sidecar} must be a JSON array of expected rejections"),
+            };
+            expected = Expected::WithRejections {
+                changes: changes.clone(),
+                rejected,
+            };
+        }
+    }
     let mut problems = Vec::new();
     match (expected, result) {
         (Expected::Changes(changes), Ok(m)) => {
@@ -86,7 +100,7 @@ pub fn check(
             }
         }
         (Expected::Error(want), Err(CallError::Adapter { error, .. })) => {
-            let got = error.to_json();
+            let got = error_json(error);
             if let Value::Object(w) = &want {
                 for (k, wv) in w {
                     let gv = got.get(k).unwrap_or(&Value::Null);
@@ -137,3 +151,19 @@ pub fn settings(dir: &Path, name: &str) -> anyhow::Result<BTreeMap<String, Strin
         .collect()
 }
 
+
+/// An adapter error as fixtures name it: `{"kind", "message", "path"?}`.
+pub fn error_json(e: &AdapterError) -> Value {
+    let (kind, message) = match e {
+        AdapterError::InvalidInput { message, .. } => ("invalid-input", message.clone()),
+        AdapterError::Unsupported(m) => ("unsupported", m.clone()),
+        AdapterError::Upstream { message, .. } => ("upstream", message.clone()),
+        AdapterError::NotConfigured(m) => ("not-configured", m.clone()),
+        AdapterError::Unauthenticated(m) => ("unauthenticated", m.clone()),
+    };
+    let mut v = serde_json::json!({ "kind": kind, "message": message });
+    if let Some(path) = e.path() {
+        v["path"] = Value::String(path.to_string());
+    }
+    v
+}

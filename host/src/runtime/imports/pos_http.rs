@@ -1,0 +1,253 @@
+//! `pos-http`: the adapter's only way out. The path is resolved against the
+//! shop's POS base URL, the resulting host must be in the manifest's
+//! `http_hosts`, and credential headers the adapter set are removed; the
+//! shop's [`PosTransport`](crate::pos::PosTransport) sends what is left.
+
+use super::HostState;
+use crate::pos::{PosError, PosMethod, PosRequest};
+use crate::runtime::bindings::pos_http::{Host, HttpError, Method, Request, Response};
+
+impl Host for HostState {
+    async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        let method = req.method;
+        let path = req.path.clone();
+        let prepared = prepare(
+            &self.manifest.capabilities.http_hosts,
+            self.pos_base_url.as_deref(),
+            req,
+        );
+        let request = match prepared {
+            Ok(request) => request,
+            Err(e) => {
+                if let HttpError::Denied(why) = &e {
+                    tracing::warn!(shop = %self.shop, adapter = %self.adapter, version = %self.version,
+                        method = method_name(method), path = %path, "pos-http request refused: {why}");
+                }
+                return Err(e);
+            }
+        };
+        let Some(transport) = self.pos.clone() else {
+            return Err(HttpError::NotConfigured(format!(
+                "shop `{}` has no POS connection for outbound calls",
+                self.shop
+            )));
+        };
+        match tokio::time::timeout_at(self.deadline.into(), transport.send(request)).await {
+            Err(_) => Err(HttpError::Timeout),
+            Ok(Ok(resp)) => Ok(Response {
+                status: resp.status,
+                headers: resp
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect(),
+                body: resp.body,
+            }),
+            Ok(Err(e)) => Err(match e {
+                PosError::Timeout => HttpError::Timeout,
+                PosError::Connection(m) => HttpError::Connection(m),
+                PosError::ResponseTooLarge(n) => HttpError::ResponseTooLarge(n),
+                PosError::RateLimited => HttpError::RateLimited,
+            }),
+        }
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    pos_method(m).as_str()
+}
+
+fn pos_method(m: Method) -> PosMethod {
+    match m {
+        Method::Get => PosMethod::Get,
+        Method::Post => PosMethod::Post,
+        Method::Put => PosMethod::Put,
+        Method::Patch => PosMethod::Patch,
+        Method::Delete => PosMethod::Delete,
+    }
+}
+
+/// Headers an adapter may not set: credentials (the host injects its own)
+/// and hop-by-hop headers (the transport owns the connection).
+fn forbidden_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    const EXACT: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
+    const CONTAINS: &[&str] = &["api-key", "apikey", "api_key", "token", "secret", "auth", "password", "session"];
+    EXACT.contains(&name.as_str()) || CONTAINS.iter().any(|c| name.contains(c))
+}
+
+/// Check and resolve an adapter's request. Pure, so every refusal is
+/// unit-tested.
+pub(crate) fn prepare(
+    http_hosts: &[String],
+    base_url: Option<&str>,
+    req: Request,
+) -> Result<PosRequest, HttpError> {
+    check_path(&req.path).map_err(HttpError::Denied)?;
+    let base = base_url.ok_or_else(|| {
+        HttpError::NotConfigured("the shop has no `pos_base_url` configured".to_string())
+    })?;
+    let mut url = url::Url::parse(base).map_err(|e| {
+        HttpError::NotConfigured(format!("the shop's `pos_base_url` {base:?} is not a URL ({e})"))
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(HttpError::NotConfigured(format!(
+            "the shop's `pos_base_url` {base:?} is not an http(s) URL"
+        )));
+    }
+    let joined = format!("{}{}", url.path().trim_end_matches('/'), req.path);
+    url.set_path(&joined);
+    url.set_fragment(None);
+    if !req.query.is_empty() {
+        url.query_pairs_mut().extend_pairs(req.query.iter());
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let allowed = http_hosts.iter().any(|entry| match entry.rsplit_once(':') {
+        Some((h, p)) => *h == host && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string()),
+        None => *entry == host && url.port().is_none(),
+    });
+    if !allowed {
+        let shown = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        };
+        return Err(HttpError::Denied(format!(
+            "host `{shown}` is not in the adapter's [capabilities] http_hosts ({})",
+            if http_hosts.is_empty() { "none declared".to_string() } else { http_hosts.join(", ") }
+        )));
+    }
+    let headers = req
+        .headers
+        .into_iter()
+        .filter(|(name, _)| !forbidden_header(name))
+        .collect();
+    Ok(PosRequest {
+        method: pos_method(req.method),
+        url,
+        headers,
+        body: req.body,
+    })
+}
+
+fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path {path:?} must start with '/' (it is relative to the shop's POS base URL)"));
+    }
+    if path.starts_with("//") || path.contains("//") {
+        return Err(format!("path {path:?} contains '//'"));
+    }
+    if path.contains("://") {
+        return Err(format!("path {path:?} contains a scheme; give a path below the POS base URL"));
+    }
+    if path.chars().any(|c| c == '\\' || c == '?' || c == '#' || c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "path {path:?} contains '\\', '?', '#', whitespace or a control character; pass query parameters in `query`"
+        ));
+    }
+    let dot_segment = path.split('/').any(|segment| {
+        let s = segment.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    });
+    if dot_segment {
+        return Err(format!("path {path:?} contains a '.' or '..' segment"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str) -> Request {
+        Request {
+            method: Method::Get,
+            path: path.into(),
+            query: vec![("cursor".into(), "a b&c".into())],
+            headers: vec![
+                ("Authorization".into(), "Bearer stolen".into()),
+                ("X-Api-Key".into(), "stolen".into()),
+                ("Cookie".into(), "s=1".into()),
+                ("Square-Version".into(), "2025-01-23".into()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: Vec::new(),
+        }
+    }
+
+    fn hosts() -> Vec<String> {
+        vec!["connect.squareup.com".into(), "localhost:8080".into()]
+    }
+
+    fn denied(r: Result<PosRequest, HttpError>) -> String {
+        match r {
+            Err(HttpError::Denied(why)) => why,
+            other => panic!("expected denied, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resolves_below_the_base_url_and_strips_credentials() {
+        let r = prepare(&hosts(), Some("https://connect.squareup.com/api/"), req("/v2/catalog/list"))
+            .expect("allowed");
+        assert_eq!(r.url.as_str(), "https://connect.squareup.com/api/v2/catalog/list?cursor=a+b%26c");
+        let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["Square-Version", "content-type"]);
+        assert_eq!(r.method, PosMethod::Get);
+    }
+
+    #[test]
+    fn refuses_hosts_outside_the_allowlist() {
+        let why = denied(prepare(&hosts(), Some("https://evil.example"), req("/x")));
+        assert_eq!(
+            why,
+            "host `evil.example` is not in the adapter's [capabilities] http_hosts (connect.squareup.com, localhost:8080)"
+        );
+        let why = denied(prepare(&hosts(), Some("http://localhost:9090"), req("/x")));
+        assert!(why.contains("`localhost:9090`"), "{why}");
+        assert!(prepare(&hosts(), Some("http://localhost:8080"), req("/x")).is_ok());
+        let why = denied(prepare(&[], Some("https://connect.squareup.com"), req("/x")));
+        assert!(why.contains("none declared"), "{why}");
+    }
+
+    #[test]
+    fn refuses_escaping_paths() {
+        let base = Some("https://connect.squareup.com/api");
+        for path in [
+            "https://evil.example/x",
+            "//evil.example/x",
+            "/a//b",
+            "/api/../../admin",
+            "/api/%2e%2e/admin",
+            "/api/.%2E/admin",
+            "/./x",
+            "v2/catalog",
+            "/a\\..\\b",
+            "/x?y=1",
+            "/x#frag",
+            "/x y",
+        ] {
+            denied(prepare(&hosts(), base, req(path)));
+        }
+    }
+
+    #[test]
+    fn no_base_url_is_not_configured() {
+        assert!(matches!(
+            prepare(&hosts(), None, req("/v2")),
+            Err(HttpError::NotConfigured(_))
+        ));
+    }
+}

