@@ -200,17 +200,19 @@ mod tests {
     #[test]
     fn names_what_is_missing_or_wrong() {
         assert!(not_configured_message(parse(&[])).contains("`currency`"));
-        assert!(not_configured_message(parse(&[("currency", "NGN")])).contains("`prices_include_tax`"));
         assert!(
-            not_configured_message(parse(&[("currency", "XXQ"), ("prices_include_tax", "true")]))
-                .contains("not an ISO 4217 code")
+            not_configured_message(parse(&[("currency", "NGN")])).contains("`prices_include_tax`")
         );
         assert!(
             not_configured_message(parse(&[
-                ("currency", "NGN"),
-                ("prices_include_tax", "yes")
+                ("currency", "XXQ"),
+                ("prices_include_tax", "true")
             ]))
-            .contains("\"true\" or \"false\"")
+            .contains("not an ISO 4217 code")
+        );
+        assert!(
+            not_configured_message(parse(&[("currency", "NGN"), ("prices_include_tax", "yes")]))
+                .contains("\"true\" or \"false\"")
         );
         assert!(
             not_configured_message(parse(&[

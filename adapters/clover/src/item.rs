@@ -78,7 +78,11 @@ pub fn map_item(node: &Node, settings: &Settings) -> Result<Change, Rejection> {
         _ => None,
     };
     let parent_ref = match node.get("itemGroup") {
-        Some(group) => group.get("id").map(|n| n.id_string()).transpose().map_err(reject)?,
+        Some(group) => group
+            .get("id")
+            .map(|n| n.id_string())
+            .transpose()
+            .map_err(reject)?,
         None => None,
     };
 
@@ -226,7 +230,14 @@ fn tracked_quantity(node: &Node) -> Result<Option<i64>, ErrorDetail> {
 
 fn stock_units(q: &Node) -> Result<i64, ErrorDetail> {
     if !q.value.is_number() {
-        return Err(q.error("expected the stock quantity as a number"));
+        let found = match q.value.as_str() {
+            Some(s) if s.chars().count() <= 40 => format!("the string {s:?}"),
+            Some(_) => "a long string".to_string(),
+            None => "a value that is not a number".to_string(),
+        };
+        return Err(q.error(format!(
+            "expected the stock quantity as a number, found {found}"
+        )));
     }
     let text = q.decimal_text()?;
     shelf_units(&text).map_err(|m| q.error(m))
@@ -260,5 +271,7 @@ fn version(node: &Node, key: &str) -> Result<Option<String>, ErrorDetail> {
 }
 
 fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }

@@ -13,11 +13,9 @@
 
 use crate::config::{Settings, TaxMode, clover_id_ok};
 use crate::upstream::from_clover;
-use snapact_adapter_sdk::json::{self, Node};
-use snapact_adapter_sdk::{
-    AdapterError, Fulfillment, Order, PosOrderRef, invalid_input,
-};
 use serde_json::{Value, json};
+use snapact_adapter_sdk::json::{self, Node};
+use snapact_adapter_sdk::{AdapterError, Fulfillment, Order, PosOrderRef, invalid_input};
 
 /// Clover line items are single units; an order of more units than this is
 /// refused rather than sent as a huge cart.
@@ -48,7 +46,10 @@ pub fn validate(order: &Order, settings: &Settings) -> Result<(), AdapterError> 
     if order.lines.is_empty() {
         return Err(invalid_input("order.lines", "order has no lines"));
     }
-    for (field, money) in [("order.total", &order.total), ("order.subtotal", &order.subtotal)] {
+    for (field, money) in [
+        ("order.total", &order.total),
+        ("order.subtotal", &order.subtotal),
+    ] {
         if money.currency != settings.currency {
             return Err(invalid_input(
                 format!("{field}.currency"),
@@ -60,7 +61,10 @@ pub fn validate(order: &Order, settings: &Settings) -> Result<(), AdapterError> 
         }
     }
     if order.total.amount_minor < 0 {
-        return Err(invalid_input("order.total.amount_minor", "order total is negative"));
+        return Err(invalid_input(
+            "order.total.amount_minor",
+            "order total is negative",
+        ));
     }
     let mut units: i64 = 0;
     for (i, line) in order.lines.iter().enumerate() {
@@ -129,7 +133,9 @@ pub fn find_existing(
     let doc = json::parse(body).map_err(from_clover)?;
     let root = Node::root(&doc);
     let want = title(order);
-    let elements = root.opt_array("elements").map_err(|d| from_clover(d.into()))?;
+    let elements = root
+        .opt_array("elements")
+        .map_err(|d| from_clover(d.into()))?;
     for element in &elements {
         if element.opt_str("title").ok().flatten() != Some(want.as_str()) {
             continue;
@@ -175,7 +181,12 @@ pub fn atomic_body(order: &Order, settings: &Settings) -> Value {
         Fulfillment::Delivery => "delivery",
     };
     let mut note = format!("SnapAct order {} ({fulfillment})", order.order_id);
-    if let Some(buyer_note) = order.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(buyer_note) = order
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         note.push_str(": ");
         note.push_str(buyer_note);
     }

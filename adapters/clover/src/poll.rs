@@ -94,10 +94,7 @@ pub fn page(body: &[u8], cursor: Cursor, settings: &Settings) -> Result<PollPage
     let mut newest = cursor.since;
     let mut at_newest: u64 = 0;
     for element in &elements {
-        let Some(time) = element
-            .get("modifiedTime")
-            .and_then(|n| n.i64().ok())
-        else {
+        let Some(time) = element.get("modifiedTime").and_then(|n| n.i64().ok()) else {
             continue;
         };
         if time > newest {

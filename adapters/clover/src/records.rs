@@ -34,7 +34,10 @@ pub fn read(doc: &Value, settings: &Settings) -> Result<Payload, AdapterError> {
         return Ok(Payload::Verification(code));
     }
     if root.get("merchants").is_some() {
-        return Ok(Payload::Notification(webhook::plan(&root, settings.merchant_id()?)?));
+        return Ok(Payload::Notification(webhook::plan(
+            &root,
+            settings.merchant_id()?,
+        )?));
     }
     if let Some(list) = root.get("elements") {
         return Ok(Payload::Records(map_all(&list.array()?, settings)));

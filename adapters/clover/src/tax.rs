@@ -87,7 +87,9 @@ mod tests {
         assert_eq!(TaxRate::from_percent("10"), Ok(TaxRate(1_000_000)));
         assert_eq!(TaxRate::from_percent("0"), Ok(TaxRate::ZERO));
         assert_eq!(TaxRate::from_percent("0.00001"), Ok(TaxRate(1)));
-        for bad in ["", "-1", "7,5", "7.5%", ".5", "1.000001", "abc", "1e2", "1001"] {
+        for bad in [
+            "", "-1", "7,5", "7.5%", ".5", "1.000001", "abc", "1e2", "1001",
+        ] {
             assert!(TaxRate::from_percent(bad).is_err(), "{bad:?}");
         }
     }
