@@ -14,6 +14,7 @@ use snapact_adapter_sdk::json::{Node, Value};
 use snapact_adapter_sdk::{
     AdapterError, Change, Deletion, ErrorDetail, Mapped, Rejection, invalid_input,
 };
+use std::collections::HashSet;
 
 /// The header that carries Clover's auth code (lower case, as the host gives headers).
 pub const AUTH_HEADER: &str = "x-clover-auth";
@@ -97,21 +98,27 @@ pub fn plan(root: &Node, merchant_id: &str) -> Result<Plan, AdapterError> {
         };
         for update in &updates {
             match read_update(update) {
-                Ok(Some(step)) => plan.push(step),
+                Ok(Some(step)) => plan.steps.push(step),
                 Ok(None) => plan.ignored += 1,
                 Err((record_id, detail)) => plan.rejected.push(update.reject(record_id, detail)),
             }
         }
     }
+    plan.keep_last_per_item();
     Ok(plan)
 }
 
 impl Plan {
     /// Keep only the last event per item, in the order of those last events.
-    fn push(&mut self, step: Step) {
-        let id = step.id().to_string();
-        self.steps.retain(|s| s.id() != id);
-        self.steps.push(step);
+    fn keep_last_per_item(&mut self) {
+        let mut seen = HashSet::new();
+        let mut kept: Vec<Step> = std::mem::take(&mut self.steps)
+            .into_iter()
+            .rev()
+            .filter(|step| seen.insert(step.id().to_string()))
+            .collect();
+        kept.reverse();
+        self.steps = kept;
     }
 }
 

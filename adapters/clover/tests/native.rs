@@ -648,3 +648,26 @@ fn mapping_is_deterministic() {
     let b = changes_to_json(&map_offline(&payload, &s).expect("maps").changes);
     assert_eq!(a, b);
 }
+
+#[test]
+fn the_last_event_per_item_decides() {
+    let body = json!({"appId": "A", "merchants": {"M1": [
+        {"objectId": "I:A1", "type": "UPDATE", "ts": 1},
+        {"objectId": "I:B2", "type": "CREATE", "ts": 2},
+        {"objectId": "I:A1", "type": "DELETE", "ts": 3}
+    ]}});
+    let plan = webhook::plan(&Node::root(&body), "M1").expect("plan");
+    assert_eq!(
+        plan.steps,
+        vec![
+            webhook::Step::Fetch {
+                id: "B2".into(),
+                version: Some("2".into())
+            },
+            webhook::Step::Delete {
+                id: "A1".into(),
+                version: Some("3".into())
+            },
+        ]
+    );
+}
