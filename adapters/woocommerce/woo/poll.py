@@ -82,9 +82,10 @@ def poll(host, cursor):
             raise upstream("WooCommerce answered GET /products with something other than an array")
         if state["page"] == 1 and state["since"] is None:
             state["since"] = server_time(resp.headers)
+        resume_after = state["done"]
         for i, product in enumerate(products):
             pid = product.get("id") if isinstance(product, dict) else None
-            if isinstance(pid, int) and pid <= state["done"]:
+            if isinstance(pid, int) and pid <= resume_after:
                 continue
             path = f"$products[page {state['page']}][{i}]"
             needs = _needs_variations(product)
@@ -94,7 +95,7 @@ def poll(host, cursor):
             if needs:
                 budget -= _variations(host, mapper, mapped, product, path)
             if isinstance(pid, int):
-                state["done"] = pid
+                state["done"] = max(state["done"], pid)
         if len(products) < PER_PAGE:
             # Cycle done: the next starts where this one began (the shop's
             # clock; the newest change seen when the shop sends no Date).
