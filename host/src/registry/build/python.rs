@@ -27,11 +27,17 @@ const TOOL: &str = "componentize-py";
 
 /// Build the Python adapter in `adapter_dir` against the WIT package in
 /// `wit_dir` (world `adapter`), writing the component to `out_wasm`.
-pub fn build_python_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path) -> anyhow::Result<()> {
+pub fn build_python_adapter(
+    adapter_dir: &Path,
+    wit_dir: &Path,
+    out_wasm: &Path,
+) -> anyhow::Result<()> {
     let adapter_dir = std::path::absolute(adapter_dir)
         .with_context(|| format!("failed to resolve {}", adapter_dir.display()))?;
-    let wit_dir = std::path::absolute(wit_dir).with_context(|| format!("failed to resolve {}", wit_dir.display()))?;
-    let out_wasm = std::path::absolute(out_wasm).with_context(|| format!("failed to resolve {}", out_wasm.display()))?;
+    let wit_dir = std::path::absolute(wit_dir)
+        .with_context(|| format!("failed to resolve {}", wit_dir.display()))?;
+    let out_wasm = std::path::absolute(out_wasm)
+        .with_context(|| format!("failed to resolve {}", out_wasm.display()))?;
     if !adapter_dir.join("app.py").is_file() {
         bail!(
             "{} is not a Python adapter: it has no app.py (the module defining `class PosAdapter`)",
@@ -46,7 +52,8 @@ pub fn build_python_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path)
     let out_dir = out_wasm
         .parent()
         .with_context(|| format!("output path {} has no parent directory", out_wasm.display()))?;
-    std::fs::create_dir_all(out_dir).with_context(|| format!("failed to create {}", out_dir.display()))?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("failed to create {}", out_dir.display()))?;
 
     let mut python_path = vec![adapter_dir.clone()];
     let requirements = adapter_dir.join("requirements.txt");
@@ -65,7 +72,10 @@ pub fn build_python_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path)
     for dir in &python_path {
         cmd.arg("-p").arg(dir);
     }
-    cmd.arg("-o").arg(&out_wasm).arg("app").current_dir(&adapter_dir);
+    cmd.arg("-o")
+        .arg(&out_wasm)
+        .arg("app")
+        .current_dir(&adapter_dir);
     // A developer's active virtualenv must not leak packages into the component.
     cmd.env_remove("VIRTUAL_ENV");
     let output = cmd
@@ -80,7 +90,10 @@ pub fn build_python_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path)
         );
     }
     if !out_wasm.is_file() {
-        bail!("componentize-py reported success but wrote no {}", out_wasm.display());
+        bail!(
+            "componentize-py reported success but wrote no {}",
+            out_wasm.display()
+        );
     }
     Ok(())
 }
@@ -110,7 +123,12 @@ fn check_version(tool: &Path) -> anyhow::Result<()> {
     let output = Command::new(tool)
         .arg("--version")
         .output()
-        .with_context(|| format!("failed to run {} --version; reinstall it with `{INSTALL_HINT}`", tool.display()))?;
+        .with_context(|| {
+            format!(
+                "failed to run {} --version; reinstall it with `{INSTALL_HINT}`",
+                tool.display()
+            )
+        })?;
     let text = String::from_utf8_lossy(&output.stdout);
     let version = text.split_whitespace().nth(1).unwrap_or("");
     if !output.status.success() || version != COMPONENTIZE_PY_VERSION {
@@ -129,7 +147,8 @@ fn install_requirements(requirements: &Path, out_dir: &Path) -> anyhow::Result<P
         .context("requirements.txt needs python3 with pip to install the adapter's dependencies")?;
     let target = out_dir.join("python-deps");
     if target.exists() {
-        std::fs::remove_dir_all(&target).with_context(|| format!("failed to clear {}", target.display()))?;
+        std::fs::remove_dir_all(&target)
+            .with_context(|| format!("failed to clear {}", target.display()))?;
     }
     let output = Command::new(python)
         .args([
@@ -159,7 +178,11 @@ fn install_requirements(requirements: &Path, out_dir: &Path) -> anyhow::Result<P
 
 /// The last `lines` lines of a tool's stderr (or stdout when stderr is empty).
 fn tail(output: &Output, lines: usize) -> String {
-    let text = if output.stderr.is_empty() { &output.stdout } else { &output.stderr };
+    let text = if output.stderr.is_empty() {
+        &output.stdout
+    } else {
+        &output.stderr
+    };
     let text = String::from_utf8_lossy(text);
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -172,7 +195,8 @@ mod tests {
     #[test]
     fn a_missing_tool_says_how_to_install_it() {
         let empty = tempfile::tempdir().expect("tempdir");
-        let err = locate(TOOL, Some(empty.path().as_os_str().to_owned())).expect_err("nothing on this PATH");
+        let err = locate(TOOL, Some(empty.path().as_os_str().to_owned()))
+            .expect_err("nothing on this PATH");
         assert_eq!(
             err.to_string(),
             "componentize-py is not installed (not found on PATH); install it with `pip install componentize-py==0.25.1`"
@@ -182,8 +206,9 @@ mod tests {
     #[test]
     fn a_directory_without_app_py_is_not_a_python_adapter() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = build_python_adapter(dir.path(), dir.path(), &dir.path().join("out/adapter.wasm"))
-            .expect_err("no app.py");
+        let err =
+            build_python_adapter(dir.path(), dir.path(), &dir.path().join("out/adapter.wasm"))
+                .expect_err("no app.py");
         assert!(err.to_string().contains("has no app.py"), "{err:#}");
     }
 }
