@@ -19,7 +19,7 @@ from .mapping import Config, Mapper
 from .model import Mapped, PollPage, invalid_input, upstream
 
 PER_PAGE = 100
-REQUEST_BUDGET = 8
+REQUEST_BUDGET = 5
 
 _MONTHS = {m: i + 1 for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
 _HTTP_DATE = re.compile(r"\w{3}, (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT")
