@@ -13,6 +13,15 @@ from .model import invalid_input
 
 _WS = re.compile(r"[ \t\n\r]*")
 
+# JSON nesting deeper than this is refused before decoding: CPython's C
+# decoder recurses per level and, compiled to Wasm, overflows the stack (a
+# trap) long before its recursion limit. WooCommerce records nest about 5
+# deep; plugin meta data rarely more than 10.
+MAX_DEPTH = 100
+# A string literal (closed or running to the end), unrolled for speed.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
+_INNERMOST = re.compile(r"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}")
+
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not valid JSON")
@@ -29,6 +38,22 @@ def _text(data):
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
+
+
+def _check_depth(text):
+    """Peel innermost `[...]`/`{...}` pairs, one nesting level per pass, at
+    regex speed; more passes than `MAX_DEPTH` means too deep. Unbalanced
+    input simply stops peeling and is left to the decoder to report."""
+    skeleton = _STRING.sub("", text)
+    for _ in range(MAX_DEPTH + 1):
+        skeleton, count = _INNERMOST.subn("", skeleton)
+        if count == 0:
+            # What is left never closes (truncated input): the decoder would
+            # still descend into every opener before finding the end.
+            if skeleton.count("[") + skeleton.count("{") <= MAX_DEPTH:
+                return
+            break
+    raise invalid_input(f"JSON nested more than {MAX_DEPTH} levels deep; WooCommerce data is never that deep")
 
 
 def _syntax(e, path):
@@ -54,6 +79,7 @@ def records(data):
     `invalid-input` failure with the path where reading stopped.
     """
     text = _text(data)
+    _check_depth(text)
     pos = _WS.match(text, 0).end()
     if pos == len(text):
         raise invalid_input("payload is empty: expected a WooCommerce product, variation, or an array of them")
@@ -94,6 +120,7 @@ def _expect_end(text, pos, path):
 def parse_whole(data):
     """Decode a whole (small) JSON document, e.g. an API response."""
     text = _text(data)
+    _check_depth(text)
     pos = _WS.match(text, 0).end()
     value, end = _decode_at(text, pos, "$")
     _expect_end(text, end, "$")
