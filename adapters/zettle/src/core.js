@@ -95,13 +95,14 @@ export function poll(host, cursor) {
   const balances = new Map();
   const trackedRaw = own(inventory, 'trackedProducts');
   if (Array.isArray(trackedRaw)) for (const p of trackedRaw) if (typeof p === 'string') tracked.add(p);
+  const out = new Outcome();
   if (Array.isArray(own(inventory, 'variants'))) {
     // The same mapping as map-records, so location filtering and number checks agree.
     const stock = new Outcome();
     mapInventory(inventory, '$', ctx, stock);
     for (const c of stock.changes) balances.set(c.val.target.val, c.val.quantity);
+    for (const r of stock.rejected) out.rejected.push({ ...r, message: `inventory balance: ${r.message}` });
   }
-  const out = new Outcome();
   products.forEach((p, i) => mapProduct(p, index('$', i), ctx, out));
   for (const change of out.changes) {
     const item = change.val;

@@ -125,8 +125,9 @@ export function mapProduct(p, path, ctx, out) {
     return;
   }
   const named = variants.length > 1;
-  variants.forEach((v, j) => {
-    const vp = index(key(path, 'variants'), j);
+  for (let j = 0; j < variants.length; j++) {
+    const v = variants[j];
+    const vp = path + '.variants[' + j + ']';
     let variantId = productId;
     try {
       if (!isObject(v)) throw new RecordError(vp, 'expected a variant (a JSON object)');
@@ -156,7 +157,7 @@ export function mapProduct(p, path, ctx, out) {
       if (!(e instanceof RecordError)) throw e;
       out.rejected.push(rejection(variantId, e.path, e.message));
     }
-  });
+  }
 }
 
 /** A variant's stock as SnapAct takes it: a negative balance (oversold) is zero on the shelf. */
@@ -169,8 +170,9 @@ export function shelfQuantity(balance) {
  * other locations are skipped, not rejected: they are not this shop's shelf.
  */
 export function mapBalances(list, path, ctx, defaults, out) {
-  list.forEach((b, i) => {
-    const bp = index(path, i);
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i];
+    const bp = path + '[' + i + ']';
     let variantId;
     try {
       if (!isObject(b)) throw new RecordError(bp, 'expected an inventory balance (a JSON object)');
@@ -178,9 +180,9 @@ export function mapBalances(list, path, ctx, defaults, out) {
       const location = optionalString(b, 'locationUuid', bp) ?? defaults.locationUuid;
       const locationType = optionalString(b, 'locationType', bp) ?? defaults.locationType;
       if (ctx.locationUuid !== null) {
-        if (location !== undefined && location !== ctx.locationUuid) return;
+        if (location !== undefined && location !== ctx.locationUuid) continue;
       } else if (locationType !== undefined && locationType !== 'STORE') {
-        return;
+        continue;
       }
       const balance = wholeNumber(own(b, 'balance'));
       if (balance === null) {
@@ -200,7 +202,7 @@ export function mapBalances(list, path, ctx, defaults, out) {
       if (!(e instanceof RecordError)) throw e;
       out.rejected.push(rejection(variantId, e.path, e.message));
     }
-  });
+  }
 }
 
 /** An Inventory API balance response: `{locationUuid, trackedProducts, variants: [...]}`. */
@@ -305,7 +307,7 @@ function mapBalanceChanged(payload, path, ctx, out) {
 export function mapDocument(doc, ctx) {
   if (Array.isArray(doc)) {
     const out = new Outcome();
-    doc.forEach((p, i) => mapProduct(p, index('$', i), ctx, out));
+    for (let i = 0; i < doc.length; i++) mapProduct(doc[i], '$[' + i + ']', ctx, out);
     return out;
   }
   if (!isObject(doc)) {
@@ -319,7 +321,7 @@ export function mapDocument(doc, ctx) {
   if (products !== undefined) {
     if (!Array.isArray(products)) throw invalidInput('`products` must be a list of products', '$.products');
     const out = new Outcome();
-    products.forEach((p, i) => mapProduct(p, index('$.products', i), ctx, out));
+    for (let i = 0; i < products.length; i++) mapProduct(products[i], '$.products[' + i + ']', ctx, out);
     return out;
   }
   const variants = own(doc, 'variants');

@@ -19,11 +19,13 @@ export function readSettings(getSetting) {
     throw notConfigured(`setting \`low_stock_threshold\` must be a whole number, got ${JSON.stringify(threshold)}`);
   }
   const currencyRaw = raw('currency');
+  let currency;
   return {
     lowStockThreshold: threshold === undefined ? null : Number(threshold),
     locationUuid: raw('location_uuid') ?? null,
     soldLocationUuid: raw('sold_location_uuid') ?? null,
     currency() {
+      if (currency !== undefined) return currency;
       if (currencyRaw === undefined) {
         throw notConfigured(
           'setting `currency` is required to map Zettle prices: add it (for example "GBP") to the shop\'s `settings` in snapact.toml',
@@ -33,6 +35,7 @@ export function readSettings(getSetting) {
       if (!isCurrency(code)) {
         throw notConfigured(`setting \`currency\` is ${JSON.stringify(currencyRaw)}, not an ISO 4217 code such as "GBP"`);
       }
+      currency = code;
       return code;
     },
   };
