@@ -5,7 +5,7 @@
 // (camelCase fields, `s64` as BigInt, `option` as `undefined`).
 
 import { RecordError, invalidInput, rejection } from './errors.js';
-import { index, isObject, key, nonEmptyString, own, parseJson, wholeNumber } from './json.js';
+import { isObject, key, nonEmptyString, own, parseJson, wholeNumber } from './json.js';
 import { isCurrency } from './money.js';
 import { availabilityFor } from './settings.js';
 
