@@ -8,6 +8,7 @@
 
 use snapact_host::pos::{PosFuture, PosRequest, PosResponse, PosTransport};
 use snapact_host::registry::{Package, build};
+use snapact_host::runtime::{LoadedAdapter, Runtime, RuntimeConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -46,7 +47,7 @@ pub fn build_adapter(crate_dir: &str) -> PathBuf {
     std::fs::create_dir_all(&out).expect("create target/test-adapters");
     let lock = std::fs::File::create(out.join(".build.lock")).expect("create the build lock file");
     lock.lock().expect("take the build lock");
-    let package = build::build_rust_adapter(&workspace_root().join(crate_dir), &out)
+    let package = build::build_adapter(&workspace_root().join(crate_dir), &out)
         .unwrap_or_else(|e| panic!("building {crate_dir} failed: {e:#}"));
     // Dropping the file releases the lock.
     drop(lock);
@@ -96,4 +97,63 @@ impl PosTransport for RecordingPos {
             })
         })
     }
+}
+
+/// Every adapter source folder under `adapters/` (one holding `adapter.toml`), sorted.
+pub fn adapter_dirs() -> Vec<PathBuf> {
+    let root = workspace_root().join("adapters");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", root.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("adapter.toml").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// One runtime for the whole test process, caching compiled code under
+/// `target/test-adapters/.cache` so Python and JavaScript components compile
+/// once per machine, not once per test.
+pub fn shared_runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(test_adapters_dir().join(".cache")),
+            ..RuntimeConfig::default()
+        })
+        .expect("start the Wasm runtime")
+    })
+}
+
+/// Build (once) and load (once) the adapter whose source is `dir`.
+pub fn load_adapter(dir: &Path) -> Arc<LoadedAdapter> {
+    static LOADED: OnceLock<Mutex<BTreeMap<PathBuf, Arc<LoadedAdapter>>>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(Mutex::default);
+    if let Some(a) = loaded
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(dir)
+    {
+        return a.clone();
+    }
+    let rel = dir.strip_prefix(workspace_root()).unwrap_or(dir);
+    let pkg_dir = build_adapter(&rel.to_string_lossy());
+    let pkg = Package::open(&pkg_dir).unwrap_or_else(|e| panic!("opening {}: {e}", pkg_dir.display()));
+    let adapter = shared_runtime()
+        .load(&pkg)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", pkg_dir.display()));
+    loaded
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(dir.to_path_buf(), adapter.clone());
+    adapter
+}
+
+/// Run a future to completion on a small runtime of its own.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+        .block_on(f)
 }

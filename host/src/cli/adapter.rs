@@ -77,7 +77,7 @@ async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
     for dir in dirs {
         let out = args.out.clone();
         let d = dir.clone();
-        let pkg_dir = tokio::task::spawn_blocking(move || build::build_rust_adapter(&d, &out))
+        let pkg_dir = tokio::task::spawn_blocking(move || build::build_adapter(&d, &out))
             .await
             .context("build task failed")?
             .with_context(|| format!("failed to build the adapter in {}", dir.display()))?;

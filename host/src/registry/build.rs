@@ -1,4 +1,8 @@
-//! Building a Rust adapter crate into a package folder.
+//! Building an adapter (Rust, Python or JavaScript) into a package folder.
+//!
+//! The language is told by the folder's files: `Cargo.toml` is Rust,
+//! `app.py` is Python (componentize-py), `package.json` + `src/adapter.js`
+//! is JavaScript (componentize-js).
 //!
 //! `cargo build --target wasm32-wasip2 --profile adapter` emits the component;
 //! the package is `adapter.wasm` plus the `adapter.toml` kept next to the
@@ -10,6 +14,82 @@ use super::{MANIFEST_FILE, Manifest, Package, WASM_FILE};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod js;
+pub mod python;
+
+/// The language an adapter is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    /// A Rust crate built for wasm32-wasip2.
+    Rust,
+    /// `app.py`, built with componentize-py.
+    Python,
+    /// `src/adapter.js`, built with componentize-js.
+    JavaScript,
+}
+
+/// The adapter language of `dir`, by its files.
+pub fn detect_language(dir: &Path) -> Option<Language> {
+    if dir.join("Cargo.toml").is_file() {
+        Some(Language::Rust)
+    } else if dir.join("app.py").is_file() {
+        Some(Language::Python)
+    } else if js::is_js_adapter(dir) {
+        Some(Language::JavaScript)
+    } else {
+        None
+    }
+}
+
+/// Build the adapter in `dir`, whatever its language, into `<out_root>/<id>/`.
+pub fn build_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf> {
+    let language = detect_language(dir).with_context(|| {
+        format!(
+            "{} is not an adapter source folder: expected Cargo.toml (Rust), app.py (Python) \
+             or package.json + {} (JavaScript) next to adapter.toml",
+            dir.display(),
+            js::ENTRY
+        )
+    })?;
+    if language == Language::Rust {
+        return build_rust_adapter(dir, out_root);
+    }
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let manifest = Manifest::load(&manifest_path)?;
+    let wit = wit_dir(dir)?;
+    std::fs::create_dir_all(out_root)
+        .with_context(|| format!("failed to create {}", out_root.display()))?;
+    let built = out_root.join(format!(".{}.build-{}.wasm", manifest.id, std::process::id()));
+    let result = match language {
+        Language::Python => python::build_python_adapter(dir, &wit, &built),
+        _ => js::build_js_adapter(dir, &wit, &built),
+    }
+    .and_then(|()| install(&built, &manifest_path, out_root, &manifest.id));
+    let _ = std::fs::remove_file(&built);
+    result
+}
+
+/// The WIT package an adapter builds against: the nearest `wit/` folder above
+/// it (the repository's), else the one this host was built with.
+fn wit_dir(adapter_dir: &Path) -> anyhow::Result<PathBuf> {
+    let abs = std::path::absolute(adapter_dir)
+        .with_context(|| format!("failed to resolve {}", adapter_dir.display()))?;
+    for dir in abs.ancestors() {
+        let candidate = dir.join("wit");
+        if candidate.join("adapter.wit").is_file() {
+            return Ok(candidate);
+        }
+    }
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    if built_in.join("adapter.wit").is_file() {
+        return Ok(built_in);
+    }
+    bail!(
+        "cannot find the WIT package (a wit/ folder with adapter.wit) above {}",
+        adapter_dir.display()
+    )
+}
 
 /// The Rust target adapters are built for.
 pub const RUST_TARGET: &str = "wasm32-wasip2";
@@ -139,10 +219,22 @@ fn ensure_target_installed(dir: &Path) -> anyhow::Result<()> {
         .context("failed to run rustc: is a Rust toolchain installed?")?;
     let sysroot = checked(output, "rustc --print sysroot")?;
     let lib = Path::new(sysroot.trim()).join("lib").join("rustlib").join(RUST_TARGET);
-    if !lib.is_dir() {
-        bail!(missing_target_message());
+    if lib.is_dir() {
+        return Ok(());
     }
-    Ok(())
+    // A fresh machine lacks the target (and may have RUSTUP_AUTO_INSTALL=0):
+    // install it once, saying so, rather than failing the first build.
+    eprintln!("installing the Rust target {RUST_TARGET} (rustup target add {RUST_TARGET})");
+    let installed = Command::new("rustup")
+        .current_dir(dir)
+        .args(["target", "add", RUST_TARGET])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if installed && lib.is_dir() {
+        return Ok(());
+    }
+    bail!(missing_target_message())
 }
 
 /// The workspace target directory and the library name of `package`.
