@@ -31,6 +31,9 @@ pub mod settings;
 pub mod tax;
 pub mod webhook;
 
+#[cfg(test)]
+mod golden_tests;
+
 pub use mapping::map_payload;
 pub use settings::{MappingSettings, TaxMode};
 

@@ -640,7 +640,12 @@ fn map_variation(
 /// ISO 4217 and, when the shop sets one, the shop's currency.
 fn read_money(node: &Node<'_>, settings: &MappingSettings) -> Result<Money, ErrorDetail> {
     let amount_node = node.req("amount")?;
-    let amount = amount_node.i64()?;
+    let amount = amount_node.i64().map_err(|e| {
+        amount_node.error(format!(
+            "{}: Square amounts are whole minor units (350 for 3.50 USD)",
+            e.message
+        ))
+    })?;
     if amount < 0 {
         return Err(amount_node.error(format!("price amount {amount} is negative")));
     }
