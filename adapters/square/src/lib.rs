@@ -32,6 +32,8 @@ pub mod tax;
 pub mod webhook;
 
 #[cfg(test)]
+mod fake_square;
+#[cfg(test)]
 mod golden_tests;
 
 pub use mapping::map_payload;
@@ -76,10 +78,10 @@ impl Adapter for SquareAdapter {
 
     fn handle_webhook(req: IncomingWebhook) -> Result<WebhookOutcome, AdapterError> {
         let signature = webhook::signature(&req.headers)?;
-        let url = snapact_adapter_sdk::settings::get(settings::keys::NOTIFICATION_URL)
-            .map(|u| u.trim().to_string())
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| req.url.clone());
+        let url = webhook::notification_url(
+            snapact_adapter_sdk::settings::get(settings::keys::NOTIFICATION_URL),
+            &req.url,
+        );
         signatures::require_hmac(
             webhook::SIGNATURE_SECRET,
             HmacAlgorithm::Sha256,

@@ -666,3 +666,6 @@ fn read_money(node: &Node<'_>, settings: &MappingSettings) -> Result<Money, Erro
         currency: currency.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -256,3 +256,6 @@ pub fn push(
         number: receipt,
     })
 }
+
+#[cfg(test)]
+mod tests;

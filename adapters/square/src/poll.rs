@@ -365,3 +365,6 @@ fn stuck_cursor(endpoint: &str) -> AdapterError {
         retryable: true,
     })
 }
+
+#[cfg(test)]
+mod tests;
