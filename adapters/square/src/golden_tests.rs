@@ -124,3 +124,57 @@ fn golden_fixtures_map_exactly() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The README's demo catalog (synthetic, Lagos, NGN) maps without a
+/// rejection, and its inventory keeps only the Yaba location's IN_STOCK.
+#[test]
+fn sample_catalog_and_inventory_map_cleanly() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample");
+    let settings = MappingSettings::from_lookup(|k| match k {
+        "location_id" => Some("LYABA7Q2NG0Z1".into()),
+        "currency" => Some("NGN".into()),
+        "low_stock_threshold" => Some("5".into()),
+        _ => None,
+    })
+    .expect("settings");
+    let catalog = std::fs::read(sample.join("catalog.json")).expect("catalog");
+    let mapped = map_payload(&catalog, &settings).expect("catalog maps");
+    assert!(mapped.rejected.is_empty(), "{:?}", mapped.rejected);
+    let changes = changes_to_json(&mapped.changes);
+    let changes = changes.as_array().expect("array");
+    assert_eq!(changes.len(), 31);
+    assert!(changes.iter().all(|c| c["op"] == "upsert"));
+    let by_name = |name: &str| {
+        changes
+            .iter()
+            .find(|c| c["item"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is missing"))["item"]
+            .clone()
+    };
+    // VAT is INCLUSIVE: the shelf price is the buyer price.
+    assert_eq!(
+        by_name("Indomie Instant Noodles (70g)")["price_minor"],
+        35_000
+    );
+    assert_eq!(by_name("Ijebu Garri")["availability"], "on-request");
+    assert_eq!(
+        by_name("Coca-Cola (1L PET)")["availability"],
+        "out-of-stock"
+    );
+    // The Ikeja override does not apply to the Yaba shop.
+    assert_eq!(by_name("Milo (900g tin)")["price_minor"], 980_000);
+
+    let inventory = std::fs::read(sample.join("inventory.json")).expect("inventory");
+    let mapped = map_payload(&inventory, &settings).expect("inventory maps");
+    assert!(mapped.rejected.is_empty(), "{:?}", mapped.rejected);
+    let stock = changes_to_json(&mapped.changes);
+    let stock = stock.as_array().expect("array");
+    assert_eq!(stock.len(), 29);
+    assert!(stock.iter().all(|c| c["op"] == "stock"));
+    assert!(stock.iter().any(|c| c["quantity"] == 7));
+    assert!(
+        stock
+            .iter()
+            .all(|c| c["quantity"] != 250 && c["quantity"] != 130)
+    );
+}
