@@ -205,6 +205,37 @@ pub fn live_variation_ids(catalog: &Catalog<'_>) -> Vec<String> {
     ids
 }
 
+/// Parent item ids of the live variations in `objects` whose ITEM is not
+/// itself in `objects`. Square's related objects go one level deep, so such a
+/// variation comes without its item's taxes, categories and images: fetch
+/// these items with their related objects before mapping.
+pub fn orphan_parent_ids(catalog: &Catalog<'_>) -> Vec<String> {
+    let items: HashSet<&str> = catalog
+        .objects
+        .iter()
+        .filter(|o| o.value.get("type").and_then(|t| t.as_str()) == Some("ITEM"))
+        .filter_map(|o| o.value.get("id").and_then(|i| i.as_str()))
+        .collect();
+    let mut parents = Vec::new();
+    for object in &catalog.objects {
+        let v = object.value;
+        if v.get("type").and_then(|t| t.as_str()) != Some("ITEM_VARIATION")
+            || v.get("is_deleted").and_then(|d| d.as_bool()) == Some(true)
+        {
+            continue;
+        }
+        if let Some(parent) = v
+            .pointer("/item_variation_data/item_id")
+            .and_then(|i| i.as_str())
+            && !items.contains(parent)
+            && !parents.iter().any(|p| p == parent)
+        {
+            parents.push(parent.to_string());
+        }
+    }
+    parents
+}
+
 struct Ctx<'s, 'a> {
     settings: &'s MappingSettings,
     stock: Option<&'s HashMap<String, i64>>,

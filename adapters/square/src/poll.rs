@@ -6,8 +6,11 @@
 //!
 //! 1. **catalog**: SearchCatalogObjects (ITEMs with related objects; after
 //!    the first cycle, only objects changed since the last cycle, deleted
-//!    ones included), page by page; for each page, BatchRetrieveInventoryCounts
-//!    for its variations at the shop's location, merged into the upserts.
+//!    ones and lone variations included), page by page; for a variation that
+//!    changed without its item, BatchRetrieveCatalogObjects of the item (its
+//!    taxes, category and image are one level further than related objects
+//!    reach); for each page, BatchRetrieveInventoryCounts for its variations
+//!    at the shop's location, merged into the upserts.
 //! 2. **inventory** (incremental cycles only): BatchRetrieveInventoryCounts
 //!    for counts at the location changed since the last cycle, as stock
 //!    changes. This repairs stock whose `inventory.count.updated` webhook
@@ -30,6 +33,8 @@ use crate::settings::MappingSettings;
 
 /// SearchCatalogObjects.
 pub const SEARCH_PATH: &str = "/v2/catalog/search";
+/// BatchRetrieveCatalogObjects.
+pub const BATCH_RETRIEVE_PATH: &str = "/v2/catalog/batch-retrieve";
 /// BatchRetrieveInventoryCounts.
 pub const COUNTS_PATH: &str = "/v2/inventory/counts/batch-retrieve";
 /// Objects per catalog page (Square caps it at 1,000; 100 keeps each page's
@@ -274,6 +279,25 @@ fn catalog_page(
     let latest = client::read(ENDPOINT, &root, |r| r.opt_str("latest_time"))?.map(str::to_string);
     if cursor.is_some() && cursor == state.page {
         return Err(stuck_cursor(ENDPOINT));
+    }
+    // A variation changed on its own comes with its parent ITEM but not the
+    // item's taxes, categories or images: fetch those items in full.
+    let parents = mapping::orphan_parent_ids(&catalog);
+    let parents_doc = if parents.is_empty() {
+        None
+    } else {
+        let body = serde_json::json!({"object_ids": parents, "include_related_objects": true});
+        let raw = square.post(BATCH_RETRIEVE_PATH, &body)?;
+        Some(client::parse_body(&raw, "BatchRetrieveCatalogObjects")?)
+    };
+    let mut catalog = catalog;
+    if let Some(doc) = &parents_doc {
+        let parents_root = Node::root(doc);
+        let (objects, related) = client::read("BatchRetrieveCatalogObjects", &parents_root, |r| {
+            Ok((r.opt_array("objects")?, r.opt_array("related_objects")?))
+        })?;
+        catalog.objects.extend(objects);
+        catalog.related.extend(related);
     }
     let ids = mapping::live_variation_ids(&catalog);
     let mut count_rejections = Vec::new();

@@ -203,3 +203,40 @@ fn cursor_round_trips() {
     assert_eq!(PollState::decode(None).expect("none"), PollState::default());
     assert!(PollState::decode(Some(r#"{"v":2}"#)).is_err());
 }
+
+#[test]
+fn a_variation_changed_alone_is_mapped_with_its_full_item() {
+    let start = PollState {
+        since: Some("2026-01-01T00:00:00Z".into()),
+        ..PollState::default()
+    };
+    let mut item = tracked_item("I1", "V1", "Tea");
+    item["item_data"]["tax_ids"] = json!(["TAX5"]);
+    let lone = item["item_data"]["variations"][0].clone();
+    let mut square = FakeSquare::default();
+    square
+        .answer(
+            SEARCH_PATH,
+            // Related objects go one level deep: the item, not its tax.
+            json!({"objects": [lone], "related_objects": [item.clone()],
+                   "latest_time": "2026-01-02T00:00:00Z"}),
+        )
+        .answer(
+            BATCH_RETRIEVE_PATH,
+            json!({"objects": [item], "related_objects": [
+                {"type": "TAX", "id": "TAX5", "tax_data": {"percentage": "5.0", "inclusion_type": "ADDITIVE"}}
+            ]}),
+        )
+        .answer(COUNTS_PATH, json!({"counts": [count("V1", "9", "2026-01-01T12:00:00Z")]}));
+    let page = poll(&mut square, Some(&start.encode()), &shop()).expect("page");
+    assert!(page.rejected.is_empty(), "{:?}", page.rejected);
+    let changes = changes_to_json(&page.changes);
+    assert_eq!(changes.as_array().expect("array").len(), 1);
+    assert_eq!(changes[0]["item"]["external_ref"], "V1");
+    assert_eq!(changes[0]["item"]["price_minor"], 158);
+    assert_eq!(changes[0]["item"]["quantity"], 9);
+    assert_eq!(
+        *square.sent(BATCH_RETRIEVE_PATH)[0],
+        json!({"object_ids": ["I1"], "include_related_objects": true})
+    );
+}
