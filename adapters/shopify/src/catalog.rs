@@ -237,10 +237,9 @@ fn read_product<'a>(p: &Node<'a>, id: String) -> Result<Product<'a>, ErrorDetail
     let mut images = HashMap::new();
     // Images only decorate an item: an unreadable one is skipped, not fatal.
     for image in p.opt_array("images").unwrap_or_default() {
-        if let (Some(Ok(id)), Ok(Some(src))) = (
-            image.get("id").map(|n| n.id_string()),
-            image.opt_str("src"),
-        ) {
+        if let (Some(Ok(id)), Ok(Some(src))) =
+            (image.get("id").map(|n| n.id_string()), image.opt_str("src"))
+        {
             images.insert(id, src.to_string());
         }
     }
@@ -595,7 +594,13 @@ mod tests {
         let got: Vec<(Option<&str>, Option<&str>, &str)> = out
             .rejected
             .iter()
-            .map(|r| (r.record_id.as_deref(), r.path.as_deref(), r.message.as_str()))
+            .map(|r| {
+                (
+                    r.record_id.as_deref(),
+                    r.path.as_deref(),
+                    r.message.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -610,7 +615,11 @@ mod tests {
                     Some("$.products[0].variants[2].price"),
                     "missing required field `price`"
                 ),
-                (None, Some("$.products[1].id"), "missing required field `id`"),
+                (
+                    None,
+                    Some("$.products[1].id"),
+                    "missing required field `id`"
+                ),
                 (
                     Some("3"),
                     Some("$.products[2].status"),
@@ -636,7 +645,10 @@ mod tests {
             let v = json::parse(doc.as_bytes()).expect("json");
             match map_document(&v, &settings()) {
                 Err(AdapterError::InvalidInput(d)) => {
-                    assert!(d.path.as_deref().is_some_and(|p| p.starts_with('$')), "{doc}")
+                    assert!(
+                        d.path.as_deref().is_some_and(|p| p.starts_with('$')),
+                        "{doc}"
+                    )
                 }
                 other => panic!("{doc}: expected invalid input, got {other:?}"),
             }

@@ -96,7 +96,11 @@ impl Settings {
     /// Read and check the settings through `get` (the host's settings, or
     /// a map in tests). Every problem is `not-configured` naming the setting.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, AdapterError> {
-        let value = |key: &str| get(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let value = |key: &str| {
+            get(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let currency = value("currency").ok_or_else(|| {
             not_configured(
@@ -284,9 +288,6 @@ mod tests {
         for bad in ["", "-1", "100.01", "7,5", "1e2", "0.0000001", "abc", ".5"] {
             assert_eq!(TaxRate::parse(bad), None, "{bad:?}");
         }
-        assert_eq!(
-            TaxRate::parse("100").expect("rate").add_to(i64::MAX),
-            None
-        );
+        assert_eq!(TaxRate::parse("100").expect("rate").add_to(i64::MAX), None);
     }
 }

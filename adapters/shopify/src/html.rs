@@ -19,7 +19,10 @@ pub fn to_text(html: &str) -> String {
             break;
         };
         let tag = after[..end].trim_start_matches('/').to_ascii_lowercase();
-        let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let name: String = tag
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         rest = &after[end + 1..];
         if (name == "script" || name == "style") && !after.starts_with('/') {
             let close = format!("</{name}");
@@ -94,7 +97,10 @@ mod tests {
             to_text("x<script type=\"a\">alert('<p>')</script>y<style>p{}</STYLE>z"),
             "x y z"
         );
-        assert_eq!(to_text("1 &lt; 2 &#8364; &#x41; &bogus; & done"), "1 < 2 € A &bogus; & done");
+        assert_eq!(
+            to_text("1 &lt; 2 &#8364; &#x41; &bogus; & done"),
+            "1 < 2 € A &bogus; & done"
+        );
         assert_eq!(to_text("a < b"), "a < b");
         assert_eq!(to_text("  \n "), "");
         assert_eq!(to_text("caf&eacute;"), "caf&eacute;");

@@ -3,10 +3,10 @@
 //! `inventory_policy` for a bare level. Request building and response
 //! parsing are pure; `lib.rs` sends the requests.
 
+use serde_json::json;
 use snapact_adapter_sdk::http::{Method, Request};
 use snapact_adapter_sdk::json::{self, Node};
 use snapact_adapter_sdk::{AdapterError, UpstreamError};
-use serde_json::json;
 
 use crate::catalog::{Level, LocationStock, read_level};
 
@@ -15,7 +15,11 @@ pub const ITEMS_PER_REQUEST: usize = 50;
 
 /// `GET /admin/api/<version>/inventory_levels.json` for up to
 /// [`ITEMS_PER_REQUEST`] inventory items at one location.
-pub fn levels_request(api_version: &str, location_id: &str, inventory_item_ids: &[String]) -> Request {
+pub fn levels_request(
+    api_version: &str,
+    location_id: &str,
+    inventory_item_ids: &[String],
+) -> Request {
     Request {
         method: Method::Get,
         path: format!("/admin/api/{api_version}/inventory_levels.json"),
@@ -35,12 +39,19 @@ pub fn read_levels_response(
     location_id: &str,
     stock: &mut LocationStock,
 ) -> Result<(), AdapterError> {
-    let doc = json::parse(body).map_err(|e| upstream(format!("inventory_levels.json: {}", detail(&e))))?;
+    let doc = json::parse(body)
+        .map_err(|e| upstream(format!("inventory_levels.json: {}", detail(&e))))?;
     let root = Node::root(&doc);
     let levels = root
         .req("inventory_levels")
         .and_then(|n| n.array())
-        .map_err(|e| upstream(format!("inventory_levels.json: {} at {}", e.message, e.path.unwrap_or_default())))?;
+        .map_err(|e| {
+            upstream(format!(
+                "inventory_levels.json: {} at {}",
+                e.message,
+                e.path.unwrap_or_default()
+            ))
+        })?;
     for node in levels {
         let level = read_level(&node).map_err(|e| {
             upstream(format!(
@@ -127,7 +138,10 @@ mod tests {
         assert_eq!(
             req.query,
             vec![
-                ("inventory_item_ids".to_string(), "808950810,39072856".to_string()),
+                (
+                    "inventory_item_ids".to_string(),
+                    "808950810,39072856".to_string()
+                ),
                 ("location_ids".to_string(), "655441491".to_string()),
                 ("limit".to_string(), "250".to_string()),
             ]
@@ -164,12 +178,16 @@ mod tests {
             "gid://shopify/InventoryItem/271878346596884015"
         );
         assert!(
-            read_policy_response(br#"{"data":{"inventoryItem":{"variant":{"inventoryPolicy":"CONTINUE"}}}}"#)
-                .expect("ok")
+            read_policy_response(
+                br#"{"data":{"inventoryItem":{"variant":{"inventoryPolicy":"CONTINUE"}}}}"#
+            )
+            .expect("ok")
         );
         assert!(
-            !read_policy_response(br#"{"data":{"inventoryItem":{"variant":{"inventoryPolicy":"DENY"}}}}"#)
-                .expect("ok")
+            !read_policy_response(
+                br#"{"data":{"inventoryItem":{"variant":{"inventoryPolicy":"DENY"}}}}"#
+            )
+            .expect("ok")
         );
         assert!(!read_policy_response(br#"{"data":{"inventoryItem":null}}"#).expect("ok"));
         match read_policy_response(

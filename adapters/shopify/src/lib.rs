@@ -39,10 +39,10 @@ pub mod webhook;
 
 use std::collections::HashSet;
 
-use snapact_adapter_sdk::http::{self, Request, Response};
-use snapact_adapter_sdk::json::{self, Node};
 #[cfg(target_arch = "wasm32")]
 use snapact_adapter_sdk::export_adapter;
+use snapact_adapter_sdk::http::{self, Request, Response};
+use snapact_adapter_sdk::json::{self, Node};
 use snapact_adapter_sdk::signatures::{self, HmacAlgorithm, SignatureEncoding};
 use snapact_adapter_sdk::{
     Adapter, AdapterError, IncomingWebhook, Mapped, Order, PollPage, PosOrderRef, Rejection,

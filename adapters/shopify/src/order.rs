@@ -8,11 +8,13 @@
 //! carrying the key, so a retry after a lost response never creates a
 //! second order.
 
+use serde_json::{Value, json};
 use snapact_adapter_sdk::http::{Method, Request};
 use snapact_adapter_sdk::json::{self, Node};
 use snapact_adapter_sdk::money;
-use snapact_adapter_sdk::{AdapterError, Fulfillment, Order, PosOrderRef, UpstreamError, invalid_input};
-use serde_json::{Value, json};
+use snapact_adapter_sdk::{
+    AdapterError, Fulfillment, Order, PosOrderRef, UpstreamError, invalid_input,
+};
 
 use crate::timestamp;
 
@@ -24,7 +26,10 @@ pub fn processed_at(order: &Order) -> Result<String, AdapterError> {
     timestamp::normalize(&order.created_at).ok_or_else(|| {
         invalid_input(
             "$.created_at",
-            format!("order created_at {:?} is not an RFC 3339 timestamp", order.created_at),
+            format!(
+                "order created_at {:?} is not an RFC 3339 timestamp",
+                order.created_at
+            ),
         )
     })
 }
@@ -49,7 +54,10 @@ pub fn lookup_request(api_version: &str, order: &Order) -> Result<Request, Adapt
 }
 
 /// The order among a lookup's results that carries `idempotency_key`.
-pub fn find_existing(body: &[u8], idempotency_key: &str) -> Result<Option<PosOrderRef>, AdapterError> {
+pub fn find_existing(
+    body: &[u8],
+    idempotency_key: &str,
+) -> Result<Option<PosOrderRef>, AdapterError> {
     let doc = json::parse(body).map_err(|_| unreadable("orders.json", "not JSON"))?;
     let root = Node::root(&doc);
     let orders = root
@@ -129,7 +137,12 @@ pub fn create_body(order: &Order) -> Result<Value, AdapterError> {
         Fulfillment::Delivery => "delivery",
     };
     let mut note = format!("SnapAct order {}", order.order_id);
-    if let Some(extra) = order.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    if let Some(extra) = order
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         note.push_str(": ");
         note.push_str(extra);
     }
@@ -248,7 +261,10 @@ mod tests {
         assert!(matches!(req.method, Method::Post));
         let text = String::from_utf8(req.body.clone()).expect("utf8");
         // The id above 2^53 is an exact JSON integer.
-        assert!(text.contains("\"variant_id\":18446744073709551615"), "{text}");
+        assert!(
+            text.contains("\"variant_id\":18446744073709551615"),
+            "{text}"
+        );
         let body: Value = serde_json::from_slice(&req.body).expect("json");
         let o = &body["order"];
         assert_eq!(o["financial_status"], "paid");
@@ -269,7 +285,11 @@ mod tests {
     #[test]
     fn the_lookup_asks_for_this_apps_orders_at_that_second() {
         let req = lookup_request("2026-07", &order()).expect("request");
-        let q: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let q: Vec<(&str, &str)> = req
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
             q,
             vec![
@@ -288,7 +308,11 @@ mod tests {
             .expect("found");
         assert_eq!(existing.id, "820982911946154508");
         assert_eq!(existing.number.as_deref(), Some("#1002"));
-        assert!(find_existing(br#"{"orders":[]}"#, "k").expect("ok").is_none());
+        assert!(
+            find_existing(br#"{"orders":[]}"#, "k")
+                .expect("ok")
+                .is_none()
+        );
         assert!(matches!(
             find_existing(b"<html>", "k"),
             Err(AdapterError::Upstream(e)) if !e.retryable

@@ -40,7 +40,9 @@ impl Cursor {
         let bad = |why: &str| {
             invalid_input(
                 "cursor",
-                format!("poll cursor {text:?} was not written by this adapter version ({why}); clear the shop's cursor to poll from the beginning"),
+                format!(
+                    "poll cursor {text:?} was not written by this adapter version ({why}); clear the shop's cursor to poll from the beginning"
+                ),
             )
         };
         let parts: Vec<&str> = text.split('|').collect();
@@ -98,7 +100,10 @@ impl Cursor {
     /// whose `Link` header gave `next` (`None`: last page). Returns the new
     /// cursor and whether to poll again now.
     pub fn advance(&self, page_newest: Option<String>, next: Option<String>) -> (Cursor, bool) {
-        let newest = [self.newest_seen.clone(), page_newest].into_iter().flatten().max();
+        let newest = [self.newest_seen.clone(), page_newest]
+            .into_iter()
+            .flatten()
+            .max();
         match next {
             Some(page) => (
                 Cursor {
@@ -225,7 +230,10 @@ mod tests {
             c.request("2026-07").query,
             vec![
                 ("limit".to_string(), "250".to_string()),
-                ("updated_at_min".to_string(), "2025-07-02T16:29:59Z".to_string())
+                (
+                    "updated_at_min".to_string(),
+                    "2025-07-02T16:29:59Z".to_string()
+                )
             ]
         );
 
@@ -246,7 +254,11 @@ mod tests {
             match r {
                 Err(AdapterError::InvalidInput(d)) => {
                     assert_eq!(d.path.as_deref(), Some("cursor"));
-                    assert!(d.message.contains("clear the shop's cursor"), "{}", d.message);
+                    assert!(
+                        d.message.contains("clear the shop's cursor"),
+                        "{}",
+                        d.message
+                    );
                 }
                 other => panic!("{bad:?}: expected invalid input, got {other:?}"),
             }

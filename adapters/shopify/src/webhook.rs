@@ -96,8 +96,14 @@ mod tests {
 
     #[test]
     fn finds_headers_with_or_without_the_x_prefix() {
-        let with = headers(&[("x-shopify-topic", "products/update"), ("x-shopify-hmac-sha256", "abc=")]);
-        let without = headers(&[("shopify-topic", "products/update"), ("shopify-hmac-sha256", "abc=\n")]);
+        let with = headers(&[
+            ("x-shopify-topic", "products/update"),
+            ("x-shopify-hmac-sha256", "abc="),
+        ]);
+        let without = headers(&[
+            ("shopify-topic", "products/update"),
+            ("shopify-hmac-sha256", "abc=\n"),
+        ]);
         for h in [&with, &without] {
             assert_eq!(topic(h).expect("topic"), Topic::ProductsUpdate);
             assert_eq!(signature(h).expect("sig"), "abc=");
@@ -112,8 +118,14 @@ mod tests {
 
     #[test]
     fn a_missing_signature_is_unauthenticated_and_a_missing_topic_invalid() {
-        let none = headers(&[("content-type", "application/json"), ("x-shopify-hmac-sha256", "  ")]);
-        assert!(matches!(signature(&none), Err(AdapterError::Unauthenticated(_))));
+        let none = headers(&[
+            ("content-type", "application/json"),
+            ("x-shopify-hmac-sha256", "  "),
+        ]);
+        assert!(matches!(
+            signature(&none),
+            Err(AdapterError::Unauthenticated(_))
+        ));
         match topic(&none) {
             Err(AdapterError::InvalidInput(d)) => {
                 assert_eq!(d.path.as_deref(), Some("header X-Shopify-Topic"))
