@@ -190,8 +190,12 @@ fn availability_for(
 }
 
 /// The `inventory_item_id`s of a product's tracked variants: the stock the
-/// caller must fetch for the shop's location before mapping it.
+/// caller must fetch for the shop's location before mapping it. None for a
+/// product that is not on sale (its variants are deleted, stock unused).
 pub fn tracked_inventory_items(product: &Node) -> Vec<String> {
+    if !matches!(for_sale(product), Ok(true)) {
+        return Vec::new();
+    }
     let Some(variants) = product.get("variants").and_then(|n| n.array().ok()) else {
         return Vec::new();
     };
@@ -560,6 +564,23 @@ mod tests {
         // Untracked: no quantity, in stock.
         assert_eq!(json[2]["item"]["availability"], "in-stock");
         assert_eq!(json[2]["item"]["quantity"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn only_tracked_variants_of_products_on_sale_need_stock() {
+        let doc = json::parse(
+            br#"{"id":1,"title":"T","variants":[
+                {"id":11,"inventory_item_id":9007199254740993,"inventory_management":"shopify"},
+                {"id":12,"inventory_item_id":112,"inventory_management":null},
+                {"id":13,"inventory_item_id":113,"inventory_management":""},
+                {"id":14,"inventory_management":"shopify"}]}"#,
+        )
+        .expect("json");
+        let product = Node::root(&doc);
+        assert_eq!(tracked_inventory_items(&product), vec!["9007199254740993"]);
+        let mut draft = doc.clone();
+        draft["status"] = "draft".into();
+        assert!(tracked_inventory_items(&Node::root(&draft)).is_empty());
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Adapter for Shopify {
             Topic::ProductsCreate | Topic::ProductsUpdate => {
                 let doc = json::parse(&req.body)?;
                 let product = Node::root(&doc);
-                let stock = fetch_stock(&settings, &[product.clone()])?;
+                let stock = fetch_stock(&settings, std::slice::from_ref(&product))?;
                 let mut out = Mapped::empty();
                 catalog::map_product(&product, &settings, &stock, &mut out, &mut HashSet::new());
                 Ok(outcome(out))
