@@ -250,10 +250,15 @@ fn map_item(
         let version = deleted_at.str().ok().map(str::to_string);
         for variant in &variants {
             match variant.req("variant_id").and_then(|n| n.id_string()) {
-                Ok(variant_id) => out.changes.push(Change::Delete(Deletion {
-                    external_ref: variant_id,
-                    source_version: version.clone(),
-                })),
+                Ok(variant_id) => {
+                    if let Some(level) = levels.get_mut(&variant_id) {
+                        level.used = true;
+                    }
+                    out.changes.push(Change::Delete(Deletion {
+                        external_ref: variant_id,
+                        source_version: version.clone(),
+                    }))
+                }
                 Err(e) => out.rejected.push(variant.reject(Some(id.clone()), e)),
             }
         }
@@ -322,6 +327,13 @@ fn map_variant(
     settings: &Settings,
 ) -> Result<Change, ErrorDetail> {
     let variant_id = variant.req("variant_id")?.id_string()?;
+    // A level for a variant of these items belongs to its upsert (or to
+    // nothing): as a separate stock update it could make a deleted, not-for-
+    // sale or untracked variant look stocked.
+    let level = levels.get_mut(&variant_id).map(|l| {
+        l.used = true;
+        (l.quantity, l.updated_at.clone())
+    });
     if let Some(deleted_at) = variant.get("deleted_at") {
         return Ok(Change::Delete(Deletion {
             external_ref: variant_id,
@@ -344,19 +356,13 @@ fn map_variant(
         }));
     }
     let price = price::variant_price(facts.tax_ids.as_slice(), variant, store.as_ref(), settings)?;
-    let quantity = if facts.tracked {
-        let level = levels.get_mut(&variant_id);
-        Some(match level {
-            Some(level) => {
-                level.used = true;
-                version =
-                    newest(version.as_deref(), level.updated_at.as_deref()).map(str::to_string);
-                level.quantity
-            }
-            None => 0,
-        })
-    } else {
-        None
+    let quantity = match (facts.tracked, level) {
+        (false, _) => None,
+        (true, None) => Some(0),
+        (true, Some((quantity, updated_at))) => {
+            version = newest(version.as_deref(), updated_at.as_deref()).map(str::to_string);
+            Some(quantity)
+        }
     };
     let availability = match (&price, quantity) {
         (None, Some(q)) if q <= 0 => Availability::OutOfStock,
