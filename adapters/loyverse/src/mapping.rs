@@ -61,6 +61,17 @@ pub fn read_records(doc: &Value) -> Result<Records<'_>, AdapterError> {
     let listed = |key: &str| root.get(key).is_some();
     if records.items.is_empty() && !listed("items") && !listed("inventory_levels") {
         if let Some(kind) = root.opt_str("type")? {
+            let expected = match kind {
+                ITEMS_UPDATE => Some("items"),
+                INVENTORY_LEVELS_UPDATE => Some("inventory_levels"),
+                _ => None,
+            };
+            if let Some(key) = expected {
+                return Err(invalid_input(
+                    format!("$.{key}"),
+                    format!("a `{kind}` webhook body must carry the array `{key}`"),
+                ));
+            }
             return Err(AdapterError::Unsupported(format!(
                 "Loyverse webhook type {kind:?} carries no catalog changes: register only \
                  `{ITEMS_UPDATE}` and `{INVENTORY_LEVELS_UPDATE}` for this shop"

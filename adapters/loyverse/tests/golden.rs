@@ -161,6 +161,13 @@ fn unparseable_payload_is_invalid_input_at_the_root() {
         Err(AdapterError::InvalidInput(d)) => assert_eq!(d.path.as_deref(), Some("$.items")),
         other => panic!("expected invalid input at $.items, got {other:?}"),
     }
+    match map(
+        "{\"type\":\"items.update\",\"merchant_id\":\"m\"}",
+        &lekki(),
+    ) {
+        Err(AdapterError::InvalidInput(d)) => assert_eq!(d.path.as_deref(), Some("$.items")),
+        other => panic!("expected invalid input at $.items, got {other:?}"),
+    }
     match map("{\"type\":\"customers.update\",\"customers\":[]}", &lekki()) {
         Err(AdapterError::Unsupported(m)) => assert!(m.contains("customers.update"), "{m}"),
         other => panic!("expected unsupported, got {other:?}"),
