@@ -173,15 +173,21 @@ fn index_levels(
         match read_level(node, settings) {
             Ok(None) => {}
             Ok(Some((variant_id, quantity, updated_at))) => {
-                index.insert(
-                    variant_id,
-                    Level {
-                        quantity,
-                        updated_at,
-                        order,
-                        used: false,
-                    },
-                );
+                // A batch may carry the same variant twice: the newest wins.
+                let older = index
+                    .get(&variant_id)
+                    .is_some_and(|known: &Level| known.updated_at > updated_at);
+                if !older {
+                    index.insert(
+                        variant_id,
+                        Level {
+                            quantity,
+                            updated_at,
+                            order,
+                            used: false,
+                        },
+                    );
+                }
             }
             Err(detail) => rejected.push(node.reject(record_id, detail)),
         }

@@ -360,3 +360,16 @@ fn the_same_input_always_gives_the_same_output() {
         );
     }
 }
+
+#[test]
+fn the_newest_level_of_a_variant_wins_within_a_batch() {
+    let payload = format!(
+        r#"{{"type":"inventory_levels.update","inventory_levels":[
+          {{"variant_id":"V1","store_id":"{LEKKI}","in_stock":8,"updated_at":"2024-01-01T10:00:02.000Z"}},
+          {{"variant_id":"V1","store_id":"{LEKKI}","in_stock":9,"updated_at":"2024-01-01T10:00:01.000Z"}}]}}"#
+    );
+    let json = changes_to_json(&map(&payload, &lekki()).expect("maps").changes);
+    assert_eq!(json.as_array().map(Vec::len), Some(1), "{json:#}");
+    assert_eq!(json[0]["quantity"], 8);
+    assert_eq!(json[0]["source_version"], "2024-01-01T10:00:02.000Z");
+}
