@@ -8,8 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 mod adapter;
+mod dev;
 mod diff;
 pub mod fixtures;
+mod operate;
+mod sandbox;
 
 /// Exit code when a command ran but found bad data (rejected records,
 /// golden mismatches): distinct from 1, a failure to run at all.
@@ -30,9 +33,150 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The connector daemon: relays every shop's changes to SnapAct.
+    Run(RunArgs),
+    /// Everything local: the SnapAct sandbox, two example shops and a demo feed.
+    Dev(DevArgs),
+    /// The SnapAct Connect emulator, with fault injection.
+    Sandbox(SandboxArgs),
+    /// Map a file through a shop's adapter into the outbox.
+    Import(ImportArgs),
+    /// What is pending, parked, and why.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Build, inspect and try adapters.
     #[command(subcommand)]
     Adapter(AdapterCommand),
+}
+
+/// `--config` and the flags that override it.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[arg(long, short, default_value = "snapact.toml", env = "SNAPACT_CONFIG")]
+    pub config: PathBuf,
+    /// Override `[store] path`.
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Load and validate the config with these overrides.
+    pub fn load(&self) -> anyhow::Result<crate::config::Config> {
+        let overrides = crate::config::Overrides {
+            store_path: self.store.clone(),
+            ..crate::config::Overrides::default()
+        };
+        Ok(crate::config::Config::load(&self.config, &overrides)?)
+    }
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Override `[server] listen`.
+    #[arg(long)]
+    pub listen: Option<String>,
+}
+
+/// `dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Seconds between demo stock changes (0: no demo feed).
+    #[arg(long, default_value_t = 5)]
+    pub feed_every: u64,
+    /// Exit once the example catalogs are delivered (for scripts and CI).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: String,
+    /// An accepted API key, `TENANT=KEY` or `KEY`; repeatable.
+    #[arg(long = "key", required = true)]
+    pub keys: Vec<String>,
+    /// Share of requests answered 503 (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Requests per minute per key before 429 + Retry-After.
+    #[arg(long)]
+    pub rate_limit_per_min: Option<u32>,
+    /// Latency added to every request.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of applied batches whose connection is then dropped unanswered.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after_apply_rate: f64,
+    /// Seed for the fault dice (reproducible runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The shop whose adapter maps the file.
+    #[arg(long)]
+    pub shop: String,
+    /// The file (a POS export or API response body).
+    pub file: PathBuf,
+    /// Wait until SnapAct has acknowledged everything (delivers itself).
+    #[arg(long)]
+    pub wait: bool,
+    /// The file's content type.
+    #[arg(long, default_value = "application/json")]
+    pub content_type: String,
+}
+
+/// `outbox ...`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Pending, waiting and parked counts per shop.
+    Status(OutboxArgs),
+    /// Parked changes with their reasons.
+    Parked(OutboxArgs),
+    /// Put parked changes back into the outbox.
+    Retry(RetryArgs),
+}
+
+/// `outbox status|parked`.
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    /// Config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only this shop.
+    #[arg(long)]
+    pub shop: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `outbox retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The shop.
+    #[arg(long)]
+    pub shop: String,
+    /// Parked ids to retry (default: all of the shop's).
+    pub ids: Vec<i64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `snapact-host adapter ...`.
@@ -116,6 +260,11 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 /// Run a parsed command; the returned code is the process exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Run(args) => operate::run(args).await,
+        Command::Dev(args) => dev::run(args).await,
+        Command::Sandbox(args) => sandbox::run(args).await,
+        Command::Import(args) => operate::import(args).await,
+        Command::Outbox(cmd) => operate::outbox(cmd).await,
         Command::Adapter(cmd) => adapter::run(cmd).await,
     }
 }

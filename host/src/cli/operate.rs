@@ -1,0 +1,212 @@
+//! `snapact-host run`, `import` and `outbox`: operating a connector.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use super::{EXIT_DATA, ImportArgs, OutboxCommand, RunArgs};
+use crate::daemon::{self, Daemon, shutdown_signal};
+use crate::outbox::SqliteStore;
+use crate::outbox::relay::Relays;
+use crate::outbox::store::{DrainOutcome, ParkedSelection, ShopStatus, Store, wait_drained};
+
+pub(super) async fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let mut config = args.config.load()?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen
+            .parse()
+            .with_context(|| format!("--listen {listen:?} is not an address such as 127.0.0.1:8080"))?;
+    }
+    if config.shops.is_empty() {
+        bail!("{}: no [[shop]] configured: add at least one shop", args.config.config.display());
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} ([server] listen)", config.server.listen))?;
+    let daemon = Daemon::start(&config, listener).await?;
+    tracing::info!(shops = daemon.shops.len(), store = %config.store_path.display(), "running; Ctrl-C or SIGTERM stops");
+    daemon.run_until(shutdown_signal()).await?;
+    Ok(0)
+}
+
+pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
+    let config = args.config.load()?;
+    let shop_config = config.shop(&args.shop).with_context(|| {
+        format!(
+            "no shop {:?} in {}: shops are {}",
+            args.shop,
+            args.config.config.display(),
+            config.shops.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let payload = std::fs::read(&args.file).with_context(|| format!("failed to read {}", args.file.display()))?;
+    let store = Arc::new(
+        SqliteStore::open(&config.store_path)
+            .with_context(|| format!("failed to open the outbox at {}", config.store_path.display()))?,
+    );
+    let runtime = daemon::runtime_for(&config)?;
+    let pkg = daemon::find_package(&config.adapters.dir, &shop_config.adapter)?;
+    let adapter = tokio::task::spawn_blocking(move || runtime.load(&pkg))
+        .await
+        .context("adapter loading task failed")??;
+    let shop = daemon::Shop {
+        config: shop_config.clone(),
+        adapter,
+    };
+
+    let bar = progress_bar();
+    let report = daemon::import(&store, &shop, &payload, &args.content_type, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if bar.is_hidden() && total > 0 {
+            eprintln!("written {done}/{total} changes");
+        }
+    })
+    .await?;
+    bar.finish_and_clear();
+    let e = &report.enqueued;
+    println!(
+        "{}: {} changes durable in the outbox ({} queued, {} coalesced, {} unchanged, {} older skipped, {} stock waiting for its item)",
+        args.shop, report.changes, e.queued, e.coalesced, e.skipped_identical, e.skipped_older, e.stock_waiting
+    );
+    for r in &report.rejected {
+        eprintln!("{}: {}: {r}", args.shop, args.file.display());
+    }
+    if !report.rejected.is_empty() {
+        eprintln!("{} records rejected by the adapter (not imported)", report.rejected.len());
+    }
+    if !args.wait {
+        return Ok(if report.rejected.is_empty() { 0 } else { EXIT_DATA });
+    }
+
+    let mut relays = Relays::new();
+    let client = daemon::connect_client(&config, shop_config)?;
+    relays
+        .start(&shop_config.id, Arc::clone(&store), client, daemon::relay_config(&config))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcome = wait_drained(store.as_ref(), &shop_config.id, Duration::from_millis(200)).await;
+    relays.shutdown().await;
+    let status = match outcome? {
+        DrainOutcome::Drained(s) => s,
+        DrainOutcome::Paused(s) => {
+            eprintln!(
+                "{}: delivery paused: {}",
+                s.shop,
+                s.paused.as_deref().unwrap_or("unknown reason")
+            );
+            return Ok(1);
+        }
+    };
+    println!("{}: SnapAct acknowledged everything pending", status.shop);
+    if status.parked > 0 {
+        let parked = store.parked(Some(&status.shop)).await?;
+        eprintln!("{} changes are parked:", parked.len());
+        for p in parked.iter().take(20) {
+            eprintln!("  #{} {} {}: {}", p.id, p.op, p.external_ref, p.reason);
+        }
+        return Ok(EXIT_DATA);
+    }
+    Ok(if report.rejected.is_empty() { 0 } else { EXIT_DATA })
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} changes written") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn age(secs: Option<u64>) -> String {
+    match secs {
+        None => "-".into(),
+        Some(s) if s < 120 => format!("{s}s"),
+        Some(s) if s < 7200 => format!("{}m", s / 60),
+        Some(s) => format!("{}h", s / 3600),
+    }
+}
+
+fn status_line(s: &ShopStatus) -> String {
+    format!(
+        "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10}  {}",
+        s.shop,
+        s.pending,
+        s.pending_stock,
+        s.parked,
+        s.acknowledged,
+        age(s.oldest_pending_age_secs),
+        match (&s.paused, &s.last_error) {
+            (Some(p), _) => format!("PAUSED: {p}"),
+            (None, Some(e)) if s.pending > 0 => format!("retrying: {e}"),
+            _ => "ok".into(),
+        }
+    )
+}
+
+pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
+    match cmd {
+        OutboxCommand::Status(args) => {
+            let config = args.config.load()?;
+            let store = SqliteStore::open(&config.store_path)?;
+            let mut statuses = store.status(args.shop.as_deref()).await?;
+            // Configured shops with nothing recorded yet still show up.
+            for shop in &config.shops {
+                if args.shop.as_deref().is_none_or(|s| s == shop.id) && !statuses.iter().any(|s| s.shop == shop.id) {
+                    statuses.push(ShopStatus::empty(&shop.id));
+                }
+            }
+            statuses.sort_by(|a, b| a.shop.cmp(&b.shop));
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&statuses)?);
+            } else {
+                println!(
+                    "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10}  state",
+                    "shop", "pending", "stock*", "parked", "acked", "oldest"
+                );
+                for s in &statuses {
+                    println!("{}", status_line(s));
+                }
+                println!("(stock*: stock changes waiting for their item to arrive in full)");
+            }
+            Ok(0)
+        }
+        OutboxCommand::Parked(args) => {
+            let config = args.config.load()?;
+            let store = SqliteStore::open(&config.store_path)?;
+            let parked = store.parked(args.shop.as_deref()).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&parked)?);
+            } else if parked.is_empty() {
+                println!("nothing parked");
+            } else {
+                for p in &parked {
+                    println!("#{:<6} {:<16} {:<7} {:<24} {}", p.id, p.shop, p.op, p.external_ref, p.reason);
+                }
+                println!("{} parked; retry with `snapact-host outbox retry --shop SHOP [ID...]`", parked.len());
+            }
+            Ok(0)
+        }
+        OutboxCommand::Retry(args) => {
+            let config = args.config.load()?;
+            let store = SqliteStore::open(&config.store_path)?;
+            let which = if args.ids.is_empty() {
+                ParkedSelection::All
+            } else {
+                ParkedSelection::Ids(args.ids.clone())
+            };
+            let report = store.retry_parked(&args.shop, which).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report:?}");
+            }
+            Ok(0)
+        }
+    }
+}

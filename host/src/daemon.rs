@@ -1,0 +1,316 @@
+//! The connector daemon: the store, the adapters each shop uses, one relay
+//! per shop delivering to SnapAct, and the HTTP server (health; webhooks).
+//! `snapact-host run` and `snapact-host dev` both start one.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{AdapterSpec, Config, ShopConfig};
+use crate::outbox::relay::{RelayConfig, Relays};
+use crate::outbox::{Backoff, SqliteStore};
+use crate::registry::Package;
+use crate::runtime::{LoadedAdapter, Runtime, RuntimeConfig, ShopContext};
+use crate::snapact::client::{ConnectClient, ConnectConfig};
+
+/// A shop as the daemon serves it.
+pub struct Shop {
+    /// Its configuration.
+    pub config: ShopConfig,
+    /// The adapter it maps through.
+    pub adapter: Arc<LoadedAdapter>,
+}
+
+impl Shop {
+    /// The context adapter calls for this shop run in.
+    pub fn context(&self) -> ShopContext {
+        ShopContext {
+            shop: self.config.id.clone(),
+            settings: self.config.settings.clone(),
+            secrets: self.config.secrets.clone(),
+            pos_base_url: self.config.pos_base_url.clone(),
+            pos: None,
+        }
+    }
+}
+
+/// The runtime configured as the operator's config caps it.
+pub fn runtime_for(config: &Config) -> anyhow::Result<Runtime> {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.adapters.cache_dir.clone()),
+        max_memory_mb: config.adapters.max_memory_mb,
+        max_timeout_ms: config.adapters.max_timeout_ms,
+        max_output_bytes: config.adapters.max_output_bytes,
+    })
+    .context("failed to start the Wasm runtime")
+}
+
+/// The installed package `spec` names, from `<dir>/<id>/`.
+pub fn find_package(dir: &Path, spec: &AdapterSpec) -> anyhow::Result<Package> {
+    let pkg_dir = dir.join(&spec.id);
+    if !pkg_dir.join("adapter.toml").is_file() {
+        bail!(
+            "adapter `{}` is not installed in {}: build it with `snapact-host adapter build adapters/{}` \
+             or set [adapters] dir in the config",
+            spec.id,
+            dir.display(),
+            spec.id
+        );
+    }
+    let pkg = Package::open(&pkg_dir)?;
+    let version = &pkg.manifest().version;
+    if !spec.version.matches(version) {
+        bail!(
+            "adapter `{}` is installed at version {version}, which does not match `{spec}`: \
+             install a matching version or change the shop's `adapter`",
+            spec.id
+        );
+    }
+    Ok(pkg)
+}
+
+/// Load every shop's adapter (each package once).
+pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Vec<Arc<Shop>>> {
+    let mut loaded: BTreeMap<String, Arc<LoadedAdapter>> = BTreeMap::new();
+    let mut shops = Vec::new();
+    for shop in &config.shops {
+        let key = shop.adapter.to_string();
+        let adapter = match loaded.get(&key) {
+            Some(a) => a.clone(),
+            None => {
+                let pkg = find_package(&config.adapters.dir, &shop.adapter)
+                    .with_context(|| format!("shop {}", shop.id))?;
+                let rt = runtime.clone();
+                let a = tokio::task::spawn_blocking(move || rt.load(&pkg))
+                    .await
+                    .context("adapter loading task failed")?
+                    .with_context(|| format!("shop {}: failed to load adapter `{}`", shop.id, shop.adapter))?;
+                tracing::info!(shop = %shop.id, adapter = %a.id(), version = %a.version(), "adapter loaded");
+                loaded.insert(key, a.clone());
+                a
+            }
+        };
+        shops.push(Arc::new(Shop {
+            config: shop.clone(),
+            adapter,
+        }));
+    }
+    Ok(shops)
+}
+
+/// The relay policy from the config.
+pub fn relay_config(config: &Config) -> RelayConfig {
+    RelayConfig {
+        batch_size: config.snapact.batch_size,
+        backoff: Backoff {
+            base: config.relay.backoff_base,
+            cap: config.relay.backoff_cap,
+        },
+        max_age: config.relay.max_age,
+        ..RelayConfig::default()
+    }
+}
+
+/// A SnapAct client for one shop's key.
+pub fn connect_client(config: &Config, shop: &ShopConfig) -> anyhow::Result<ConnectClient> {
+    let mut cc = ConnectConfig::new(config.snapact.base_url.clone());
+    cc.batch_size = config.snapact.batch_size;
+    cc.request_timeout = config.snapact.timeout;
+    ConnectClient::new(&cc, shop.snapact_key.clone())
+        .with_context(|| format!("shop {}: failed to set up the SnapAct client", shop.id))
+}
+
+/// Start one relay per shop.
+pub fn start_relays(config: &Config, store: &Arc<SqliteStore>) -> anyhow::Result<Relays> {
+    let mut relays = Relays::new();
+    for shop in &config.shops {
+        let client = connect_client(config, shop)?;
+        relays
+            .start(&shop.id, Arc::clone(store), client, relay_config(config))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(relays)
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// The durable store.
+    pub store: Arc<SqliteStore>,
+    /// The shops it serves.
+    pub shops: Vec<Arc<Shop>>,
+    /// Their relays.
+    pub relays: Relays,
+    server: JoinHandle<anyhow::Result<()>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Daemon {
+    /// Open the store, load adapters, start relays and serve HTTP on `listener`.
+    pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Daemon> {
+        let store = Arc::new(
+            SqliteStore::open(&config.store_path)
+                .with_context(|| format!("failed to open the outbox at {}", config.store_path.display()))?,
+        );
+        let runtime = runtime_for(config)?;
+        let shops = load_shops(config, &runtime).await?;
+        let relays = start_relays(config, &store)?;
+        let (stop, stop_rx) = watch::channel(false);
+        let router = router(!shops.is_empty());
+        let addr = listener.local_addr().ok();
+        let server = tokio::spawn(async move {
+            let mut stop_rx = stop_rx;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                })
+                .await
+                .context("the HTTP server failed")
+        });
+        if let Some(addr) = addr {
+            tracing::info!(%addr, shops = shops.len(), "host listening (/healthz, /readyz)");
+        }
+        Ok(Daemon {
+            store,
+            shops,
+            relays,
+            server,
+            stop,
+        })
+    }
+
+    /// Run until `shutdown` completes, then stop cleanly: the HTTP server
+    /// stops accepting, each relay finishes its batch in flight (or leaves it
+    /// pending), and the store is flushed.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        shutdown.await;
+        self.shutdown().await
+    }
+
+    /// Stop cleanly now.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        tracing::info!("shutting down: finishing batches in flight");
+        let _ = self.stop.send(true);
+        self.relays.shutdown().await;
+        match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
+        }
+    }
+}
+
+fn router(ready: bool) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || async move {
+                if ready {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "no adapter loaded")
+                }
+            }),
+        )
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// Changes the adapter produced.
+    pub changes: usize,
+    /// Records it rejected, with why.
+    pub rejected: Vec<crate::catalog::Rejection>,
+    /// What the outbox did with the changes.
+    pub enqueued: crate::outbox::store::EnqueueReport,
+}
+
+/// Changes are written in transactions of this many: one fsync per chunk,
+/// and progress to show between them.
+pub const IMPORT_CHUNK: usize = 5_000;
+
+/// Map `payload` through the shop's adapter and write the changes durably
+/// to the outbox. `progress` is told (written, total) after each chunk.
+pub async fn import(
+    store: &SqliteStore,
+    shop: &Shop,
+    payload: &[u8],
+    content_type: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> anyhow::Result<ImportReport> {
+    use crate::outbox::store::Store;
+    let limit = shop.adapter.manifest().limits.memory_mb.saturating_mul(1 << 20);
+    if (payload.len() as u64) > limit / 2 {
+        bail!(
+            "shop {}: the file is {} MiB, too large for adapter `{}` (memory limit {} MiB, about half of it for the input): \
+             split the file into parts under {} MiB, or raise [limits] memory_mb in the adapter's manifest and [adapters] max_memory_mb",
+            shop.config.id,
+            payload.len() >> 20,
+            shop.adapter.id(),
+            limit >> 20,
+            limit >> 21
+        );
+    }
+    let mapped = shop
+        .adapter
+        .map_records(&shop.context(), payload, content_type)
+        .await
+        .with_context(|| format!("shop {}: mapping failed", shop.config.id))?;
+    let total = mapped.changes.len();
+    let mut report = ImportReport {
+        changes: total,
+        rejected: mapped.rejected,
+        ..ImportReport::default()
+    };
+    let mut written = 0;
+    let mut changes = mapped.changes;
+    progress(0, total);
+    while !changes.is_empty() {
+        let rest = changes.split_off(changes.len().min(IMPORT_CHUNK));
+        let n = changes.len();
+        let r = store
+            .enqueue(&shop.config.id, changes)
+            .await
+            .with_context(|| format!("shop {}: writing to the outbox failed", shop.config.id))?;
+        report.enqueued.queued += r.queued;
+        report.enqueued.coalesced += r.coalesced;
+        report.enqueued.skipped_identical += r.skipped_identical;
+        report.enqueued.skipped_older += r.skipped_older;
+        report.enqueued.stock_waiting += r.stock_waiting;
+        report.enqueued.stock_applied += r.stock_applied;
+        written += n;
+        progress(written, total);
+        changes = rest;
+    }
+    Ok(report)
+}
