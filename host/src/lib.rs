@@ -6,3 +6,6 @@
 //! holds credentials and makes network calls; adapters only translate.
 
 pub mod catalog;
+pub mod outbox;
+pub mod sandbox;
+pub mod snapact;
