@@ -4,11 +4,24 @@
 //! (an *adapter*), maps POS records to SnapAct catalog changes through it,
 //! stores them durably and delivers them to SnapAct Connect. The host alone
 //! holds credentials and makes network calls; adapters only translate.
+//!
+//! - [`runtime`]: the wasmtime engine, limits and host imports.
+//! - [`registry`]: adapter packages: manifests, WIT compatibility, builds.
+//! - [`catalog`]: the host's model of items and changes.
+//! - [`snapact`]: SnapAct Connect client and wire types.
+//! - [`outbox`]: the durable SQLite outbox and the per-shop relays.
+//! - [`sandbox`]: the SnapAct Connect emulator.
+//! - [`daemon`]: everything above started together for `run` and `dev`.
+//! - [`config`], [`cli`], [`telemetry`]: the operator's surface.
 
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod outbox;
 pub mod pos;
 pub mod registry;
 pub mod runtime;
+pub mod sandbox;
+pub mod snapact;
 pub mod telemetry;

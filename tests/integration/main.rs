@@ -1,5 +1,7 @@
-//! The integration test binary (one binary, as wasmtime and ripgrep do).
+//! The integration test binary (one binary, as wasmtime and ripgrep do):
+//! real Wasm components, real SQLite files, real HTTP on 127.0.0.1.
 
 mod conformance;
 mod containment;
 mod loading;
+mod pipeline;
