@@ -280,6 +280,13 @@ fn is_host(s: &str) -> bool {
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
+    // `*.example.com` allows exactly one more label (a shop's own subdomain,
+    // as with `*.myshopify.com`); the rest must name a registrable domain.
+    let host = match host.strip_prefix("*.") {
+        Some(rest) if rest.contains('.') => rest,
+        Some(_) => return false,
+        None => host,
+    };
     port_ok && (1..=253).contains(&host.len()) && host.split('.').all(label_ok)
 }
 
@@ -380,5 +387,9 @@ timeout_ms = 2000
         let m = parse(&GOOD.replace("\"connect.squareup.com\"", "\"Connect.SquareUp.com\", \"localhost:8080\""))
             .expect("valid");
         assert_eq!(m.capabilities.http_hosts, ["connect.squareup.com", "localhost:8080"]);
+        assert!(is_host("*.myshopify.com"));
+        assert!(!is_host("*.com"));
+        assert!(!is_host("*"));
+        assert!(!is_host("a.*.com"));
     }
 }

@@ -96,28 +96,45 @@ pub(crate) fn prepare(
     base_url: Option<&str>,
     req: Request,
 ) -> Result<PosRequest, HttpError> {
-    check_path(&req.path).map_err(HttpError::Denied)?;
     let base = base_url.ok_or_else(|| {
         HttpError::NotConfigured("the shop has no `pos_base_url` configured".to_string())
     })?;
-    let mut url = url::Url::parse(base).map_err(|e| {
-        HttpError::NotConfigured(format!("the shop's `pos_base_url` {base:?} is not a URL ({e})"))
-    })?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(HttpError::NotConfigured(format!(
-            "the shop's `pos_base_url` {base:?} is not an http(s) URL"
-        )));
-    }
-    let joined = format!("{}{}", url.path().trim_end_matches('/'), req.path);
-    url.set_path(&joined);
+    let mut url = match absolute_https(&req.path)? {
+        // A vendor serving its API from several hosts (Zettle: products and
+        // inventory) names the other host in full; the allowlist below still
+        // decides, and only https is accepted.
+        Some(url) => url,
+        None => {
+            check_path(&req.path).map_err(HttpError::Denied)?;
+            let mut url = url::Url::parse(base).map_err(|e| {
+                HttpError::NotConfigured(format!("the shop's `pos_base_url` {base:?} is not a URL ({e})"))
+            })?;
+            if !matches!(url.scheme(), "https" | "http") {
+                return Err(HttpError::NotConfigured(format!(
+                    "the shop's `pos_base_url` {base:?} is not an http(s) URL"
+                )));
+            }
+            let joined = format!("{}{}", url.path().trim_end_matches('/'), req.path);
+            url.set_path(&joined);
+            url
+        }
+    };
     url.set_fragment(None);
     if !req.query.is_empty() {
         url.query_pairs_mut().extend_pairs(req.query.iter());
     }
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let host_matches = |pattern: &str| match pattern.strip_prefix("*.") {
+        // One more label, no more: `*.myshopify.com` allows `shop.myshopify.com`.
+        Some(domain) => host
+            .strip_suffix(domain)
+            .and_then(|sub| sub.strip_suffix('.'))
+            .is_some_and(|sub| !sub.is_empty() && !sub.contains('.')),
+        None => pattern == host,
+    };
     let allowed = http_hosts.iter().any(|entry| match entry.rsplit_once(':') {
-        Some((h, p)) => *h == host && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string()),
-        None => *entry == host && url.port().is_none(),
+        Some((h, p)) => host_matches(h) && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string()),
+        None => host_matches(entry) && url.port().is_none(),
     });
     if !allowed {
         let shown = match url.port() {
@@ -140,6 +157,25 @@ pub(crate) fn prepare(
         headers,
         body: req.body,
     })
+}
+
+/// `Some(url)` when the adapter gave a full `https://` URL, checked like a
+/// path (no credentials in it, no dot segments, no fragment).
+fn absolute_https(path: &str) -> Result<Option<url::Url>, HttpError> {
+    let lower = path.get(..8).map(str::to_ascii_lowercase);
+    if lower.as_deref() != Some("https://") {
+        return Ok(None);
+    }
+    let url = url::Url::parse(path).map_err(|e| HttpError::Denied(format!("{path:?} is not a URL ({e})")))?;
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(HttpError::Denied(format!(
+            "{path:?} must not carry credentials, a query or a fragment; pass query parameters in `query`"
+        )));
+    }
+    let raw_path = &path[8..];
+    let raw_path = raw_path.find('/').map_or("/", |i| &raw_path[i..]);
+    check_path(raw_path).map_err(HttpError::Denied)?;
+    Ok(Some(url))
 }
 
 fn check_path(path: &str) -> Result<(), String> {
@@ -196,6 +232,21 @@ mod tests {
             Err(HttpError::Denied(why)) => why,
             other => panic!("expected denied, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn full_https_urls_and_wildcards_obey_the_allowlist() {
+        let hosts = vec!["products.izettle.com".to_string(), "inventory.izettle.com".to_string(), "*.myshopify.com".to_string()];
+        let ok = prepare(&hosts, Some("https://products.izettle.com"), req("https://inventory.izettle.com/v3/stock"))
+            .expect("declared second host");
+        assert_eq!(ok.url.host_str(), Some("inventory.izettle.com"));
+        for bad in ["https://evil.example/x", "http://inventory.izettle.com/x", "https://user:pw@inventory.izettle.com/x", "https://inventory.izettle.com/../x"] {
+            denied(prepare(&hosts, Some("https://products.izettle.com"), req(bad)));
+        }
+        assert!(prepare(&hosts, Some("https://acme.myshopify.com"), req("/admin/api/2025-07/products.json")).is_ok());
+        denied(prepare(&hosts, Some("https://a.b.myshopify.com"), req("/x")));
+        denied(prepare(&hosts, Some("https://myshopify.com"), req("/x")));
+        denied(prepare(&hosts, Some("https://evilmyshopify.com"), req("/x")));
     }
 
     #[test]
