@@ -6,7 +6,8 @@
 //!    ConnectClient to the in-process sandbox over 127.0.0.1, until all are
 //!    acknowledged.
 //!
-//! Run: `cargo bench -p snapact-host --bench pipeline` (prints a table).
+//! Run: `cargo bench -p snapact-host --bench pipeline` (prints a table);
+//! `PIPELINE_BENCH_CHANGES=N` changes the count (default 100,000).
 //! A plain binary rather than criterion: one run of each already takes
 //! seconds, and what matters is the wall time of the whole flow.
 
@@ -18,7 +19,6 @@ use snapact_host::outbox::{DrainOutcome, RelayConfig, SqliteStore, Store, relay,
 use snapact_host::sandbox::{Sandbox, SandboxConfig};
 use snapact_host::snapact::{ConnectClient, ConnectConfig};
 
-const CHANGES: usize = 100_000;
 const COMMIT: usize = 1_000;
 
 fn item(i: usize, generation: usize) -> Item {
@@ -51,11 +51,15 @@ fn peak_rss_mib() -> Option<f64> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    let n: usize = match std::env::var("PIPELINE_BENCH_CHANGES") {
+        Ok(v) => v.parse()?,
+        Err(_) => 100_000,
+    };
     let dir = tempfile::tempdir()?;
     let store = Arc::new(SqliteStore::open(dir.path().join("bench.db"))?);
 
     let started = Instant::now();
-    for chunk in (0..CHANGES).collect::<Vec<_>>().chunks(COMMIT) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(COMMIT) {
         let changes = chunk
             .iter()
             .map(|&i| Change::Upsert { item: item(i, 0) })
@@ -90,13 +94,13 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("the bench shop was paused: {outcome:?}");
     };
     anyhow::ensure!(
-        status.acknowledged == CHANGES as u64 && sandbox.items(None).len() == CHANGES,
+        status.acknowledged == n as u64 && sandbox.items(None).len() == n,
         "not everything arrived: {status:?}"
     );
 
     // Steady state: the same catalog again is skipped by the content hash.
     let started = Instant::now();
-    for chunk in (0..CHANGES).collect::<Vec<_>>().chunks(COMMIT) {
+    for chunk in (0..n).collect::<Vec<_>>().chunks(COMMIT) {
         let changes = chunk
             .iter()
             .map(|&i| Change::Upsert { item: item(i, 0) })
@@ -108,8 +112,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     server.await??;
 
-    let rate = |d: Duration| CHANGES as f64 / d.as_secs_f64();
-    println!("pipeline bench, {CHANGES} changes, group commits of {COMMIT}");
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("pipeline bench, {n} changes, group commits of {COMMIT}");
     println!(
         "  outbox enqueue (new items)     {:>8.2} s  {:>10.0} changes/s",
         enqueue.as_secs_f64(),

@@ -185,6 +185,10 @@ pub struct StockUpdate {
 /// One change to a shop's catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "changes are mostly upserts; boxing the item would cost an allocation each"
+)]
 pub enum Change {
     /// Create or replace an item.
     Upsert {

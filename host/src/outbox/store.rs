@@ -53,6 +53,10 @@ pub struct LeasedChange {
 
 /// The operation of a leased change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "leases are short-lived vectors of at most a batch; a box per change buys nothing"
+)]
 pub enum LeasedOp {
     /// Upsert this state.
     Upsert(UpsertItem),

@@ -21,14 +21,21 @@ pub fn item(i: usize) -> Item {
             currency: "NGN".into(),
         }),
         quantity: Some((i % 13) as i64),
-        availability: if i % 13 == 0 {
+        availability: if i.is_multiple_of(13) {
             Availability::OutOfStock
         } else {
             Availability::InStock
         },
         sku: Some(format!("SKU-{i}")),
         barcode: None,
-        category: Some(if i % 2 == 0 { "Food" } else { "Drinks" }.into()),
+        category: Some(
+            if i.is_multiple_of(2) {
+                "Food"
+            } else {
+                "Drinks"
+            }
+            .into(),
+        ),
         description: None,
         image_url: None,
         parent_ref: None,
