@@ -39,7 +39,9 @@ pub fn test_adapters_dir() -> PathBuf {
 pub fn build_adapter(crate_dir: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Mutex::default);
-    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = built
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(dir) = built.get(crate_dir) {
         return dir.clone();
     }

@@ -160,7 +160,12 @@ impl Runtime {
     /// with WASI p2 and the `snapact:adapter` imports, and the epoch ticker.
     pub fn new(cfg: RuntimeConfig) -> anyhow::Result<Self> {
         let max_memory_bytes = usize::try_from(cfg.max_memory_mb.saturating_mul(1024 * 1024))
-            .map_err(|_| anyhow::anyhow!("max_memory_mb {} is too large for this platform", cfg.max_memory_mb))?;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "max_memory_mb {} is too large for this platform",
+                    cfg.max_memory_mb
+                )
+            })?;
         let built = engine::build(max_memory_bytes)?;
         let engine = built.engine;
         let mut linker = Linker::<CallState>::new(&engine);
@@ -218,11 +223,12 @@ impl Runtime {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::new(&inner.engine, pkg.wasm()).map_err(|e| LoadError::Compile {
-                    adapter: manifest.id.clone(),
-                    version: manifest.version.clone(),
-                    reason: format!("{e:#}"),
-                })?;
+                let component =
+                    Component::new(&inner.engine, pkg.wasm()).map_err(|e| LoadError::Compile {
+                        adapter: manifest.id.clone(),
+                        version: manifest.version.clone(),
+                        reason: format!("{e:#}"),
+                    })?;
                 inner.compiles.fetch_add(1, Ordering::Relaxed);
                 if let Some(cache) = &inner.cache {
                     cache.store(&digest, &component);
@@ -237,7 +243,10 @@ impl Runtime {
             reason: format!("{e:#}"),
             supported: SUPPORTED_WIT.to_string(),
         };
-        let pre = inner.linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(link_error)?;
         let pre = bindings::AdapterPre::new(pre).map_err(link_error)?;
 
         let cfg = &inner.config;
@@ -292,7 +301,8 @@ impl WasiView for CallState {
 }
 
 /// What a finished guest call produced before classification.
-type RawResult<W> = Result<wasmtime::Result<Result<W, bindings::types::AdapterError>>, tokio::time::error::Elapsed>;
+type RawResult<W> =
+    Result<wasmtime::Result<Result<W, bindings::types::AdapterError>>, tokio::time::error::Elapsed>;
 
 impl LoadedAdapter {
     /// The adapter's id.
@@ -331,63 +341,94 @@ impl LoadedAdapter {
     }
 
     /// Map a payload of native POS records to changes.
-    pub async fn map_records(&self, ctx: &ShopContext, payload: &[u8], content_type: &str) -> Result<Mapped, CallError> {
+    pub async fn map_records(
+        &self,
+        ctx: &ShopContext,
+        payload: &[u8],
+        content_type: &str,
+    ) -> Result<Mapped, CallError> {
         let function = Function::MapRecords;
         let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
         let raw = tokio::time::timeout_at(
             deadline.into(),
-            guest.snapact_adapter_pos_adapter().call_map_records(&mut store, payload, content_type),
+            guest
+                .snapact_adapter_pos_adapter()
+                .call_map_records(&mut store, payload, content_type),
         )
         .await;
         self.finish(function, store, raw, convert::mapped)
     }
 
     /// Verify and map a webhook from the POS.
-    pub async fn handle_webhook(&self, ctx: &ShopContext, req: Webhook) -> Result<WebhookOutcome, CallError> {
+    pub async fn handle_webhook(
+        &self,
+        ctx: &ShopContext,
+        req: Webhook,
+    ) -> Result<WebhookOutcome, CallError> {
         let function = Function::HandleWebhook;
         let req = convert::to_wit_webhook(req);
         let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
         let raw = tokio::time::timeout_at(
             deadline.into(),
-            guest.snapact_adapter_pos_adapter().call_handle_webhook(&mut store, &req),
+            guest
+                .snapact_adapter_pos_adapter()
+                .call_handle_webhook(&mut store, &req),
         )
         .await;
         self.finish(function, store, raw, convert::webhook_outcome)
     }
 
     /// Fetch one page of changes from the POS.
-    pub async fn poll(&self, ctx: &ShopContext, cursor: Option<String>) -> Result<PollPage, CallError> {
+    pub async fn poll(
+        &self,
+        ctx: &ShopContext,
+        cursor: Option<String>,
+    ) -> Result<PollPage, CallError> {
         let function = Function::Poll;
         let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
         let raw = tokio::time::timeout_at(
             deadline.into(),
-            guest.snapact_adapter_pos_adapter().call_poll(&mut store, cursor.as_deref()),
+            guest
+                .snapact_adapter_pos_adapter()
+                .call_poll(&mut store, cursor.as_deref()),
         )
         .await;
         self.finish(function, store, raw, convert::poll_page)
     }
 
     /// Create a paid order in the POS.
-    pub async fn push_order(&self, ctx: &ShopContext, order: Order) -> Result<PosOrderRef, CallError> {
+    pub async fn push_order(
+        &self,
+        ctx: &ShopContext,
+        order: Order,
+    ) -> Result<PosOrderRef, CallError> {
         let function = Function::PushOrder;
         let order = convert::to_wit_order(order);
         let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
         let raw = tokio::time::timeout_at(
             deadline.into(),
-            guest.snapact_adapter_pos_adapter().call_push_order(&mut store, &order),
+            guest
+                .snapact_adapter_pos_adapter()
+                .call_push_order(&mut store, &order),
         )
         .await;
         self.finish(function, store, raw, convert::pos_order_ref)
     }
 
     /// Tell the adapter a pushed order changed status.
-    pub async fn order_status_changed(&self, ctx: &ShopContext, update: OrderStatusUpdate) -> Result<(), CallError> {
+    pub async fn order_status_changed(
+        &self,
+        ctx: &ShopContext,
+        update: OrderStatusUpdate,
+    ) -> Result<(), CallError> {
         let function = Function::OrderStatusChanged;
         let update = convert::to_wit_status_update(update);
         let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
         let raw = tokio::time::timeout_at(
             deadline.into(),
-            guest.snapact_adapter_pos_adapter().call_order_status_changed(&mut store, &update),
+            guest
+                .snapact_adapter_pos_adapter()
+                .call_order_status_changed(&mut store, &update),
         )
         .await;
         self.finish(function, store, raw, |()| ())
@@ -415,8 +456,18 @@ impl LoadedAdapter {
             .filter(|(k, _)| declared.secrets.contains(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let stdout = wasi::GuestOutput::new(wasi::Stream::Stdout, shop.clone(), self.id.clone(), self.version_text.clone());
-        let stderr = wasi::GuestOutput::new(wasi::Stream::Stderr, shop.clone(), self.id.clone(), self.version_text.clone());
+        let stdout = wasi::GuestOutput::new(
+            wasi::Stream::Stdout,
+            shop.clone(),
+            self.id.clone(),
+            self.version_text.clone(),
+        );
+        let stderr = wasi::GuestOutput::new(
+            wasi::Stream::Stderr,
+            shop.clone(),
+            self.id.clone(),
+            self.version_text.clone(),
+        );
         let memory_bytes = usize::try_from(self.memory_mb * 1024 * 1024).unwrap_or(usize::MAX);
         let state = CallState {
             wasi: wasi::context(&stdout, &stderr),
@@ -449,7 +500,8 @@ impl LoadedAdapter {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let instantiated = tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store)).await;
+        let instantiated =
+            tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store)).await;
         match instantiated {
             Ok(Ok(guest)) => Ok((store, guest, deadline)),
             Ok(Err(e)) => Err(self.trap(function, &store, Some(e))),
@@ -494,18 +546,35 @@ impl LoadedAdapter {
 
     /// Classify a failed or timed-out (`None`) call. The store is dropped by
     /// the caller: a trapped instance is never reused.
-    fn trap(&self, function: Function, store: &Store<CallState>, error: Option<wasmtime::Error>) -> CallError {
+    fn trap(
+        &self,
+        function: Function,
+        store: &Store<CallState>,
+        error: Option<wasmtime::Error>,
+    ) -> CallError {
         let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         let cause = match error {
             None => TrapCause::Deadline { timeout_ms },
-            Some(e) if e.downcast_ref::<DeadlineExceeded>().is_some() => TrapCause::Deadline { timeout_ms },
-            Some(e) if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) => {
+            Some(e) if e.downcast_ref::<DeadlineExceeded>().is_some() => {
+                TrapCause::Deadline { timeout_ms }
+            }
+            Some(e)
+                if matches!(
+                    e.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::Interrupt)
+                ) =>
+            {
                 TrapCause::Deadline { timeout_ms }
             }
             Some(_) if store.data().limiter.memory_refused => TrapCause::Memory {
                 limit_mb: self.memory_mb,
             },
-            Some(e) if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::UnreachableCodeReached)) => {
+            Some(e)
+                if matches!(
+                    e.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::UnreachableCodeReached)
+                ) =>
+            {
                 TrapCause::Panic(panic_message(&store.data().stderr.tail()))
             }
             Some(e) => match e.downcast_ref::<wasmtime::Trap>() {
@@ -559,13 +628,17 @@ mod tests {
     fn panic_message_is_one_line_from_the_stderr_tail() {
         let tail = "\nthread '<unnamed>' panicked at src/lib.rs:40:24:\nboom\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(panic_message(tail), "panicked at src/lib.rs:40:24: boom");
-        assert_eq!(panic_message(""), "the adapter aborted (wasm `unreachable`)");
+        assert_eq!(
+            panic_message(""),
+            "the adapter aborted (wasm `unreachable`)"
+        );
     }
 
     #[test]
     fn shop_context_debug_hides_secret_values() {
         let mut ctx = ShopContext::new("lagos-main");
-        ctx.secrets.insert("webhook_key".into(), SecretString::from("hunter2"));
+        ctx.secrets
+            .insert("webhook_key".into(), SecretString::from("hunter2"));
         let shown = format!("{ctx:?}");
         assert!(shown.contains("webhook_key"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -5,7 +5,8 @@
 use secrecy::SecretString;
 use snapact_host::catalog::{Change, Mapped};
 use snapact_host::runtime::{
-    AdapterError, CallError, Function, LoadedAdapter, Runtime, RuntimeConfig, ShopContext, TrapCause,
+    AdapterError, CallError, Function, LoadedAdapter, Runtime, RuntimeConfig, ShopContext,
+    TrapCause,
 };
 use snapact_tests::{RecordingPos, hostile_package};
 use std::sync::{Arc, OnceLock};
@@ -23,7 +24,9 @@ fn hostile() -> Arc<LoadedAdapter> {
                 ..RuntimeConfig::default()
             })
             .expect("runtime");
-            runtime.load(&hostile_package()).expect("load hostile adapter")
+            runtime
+                .load(&hostile_package())
+                .expect("load hostile adapter")
         })
         .clone()
 }
@@ -33,18 +36,24 @@ fn shop() -> ShopContext {
     ctx.settings.insert("currency".into(), "NGN".into());
     ctx.secrets
         .insert("webhook_key".into(), SecretString::from("declared-secret"));
-    ctx.secrets
-        .insert("admin_password".into(), SecretString::from("undeclared-secret"));
+    ctx.secrets.insert(
+        "admin_password".into(),
+        SecretString::from("undeclared-secret"),
+    );
     ctx
 }
 
 async fn map(adapter: &LoadedAdapter, ctx: &ShopContext, mode: &str) -> Result<Mapped, CallError> {
-    adapter.map_records(ctx, mode.as_bytes(), "text/plain").await
+    adapter
+        .map_records(ctx, mode.as_bytes(), "text/plain")
+        .await
 }
 
 /// The well-behaved call every hostile test makes afterwards.
 async fn assert_good_call_succeeds(adapter: &LoadedAdapter) {
-    let mapped = map(adapter, &shop(), "good").await.expect("the good call succeeds");
+    let mapped = map(adapter, &shop(), "good")
+        .await
+        .expect("the good call succeeds");
     assert_eq!(mapped.changes.len(), 1);
     let json = serde_json::to_value(&mapped.changes[0]).expect("serializes");
     assert_eq!(json["item"]["external_ref"], "good-1");
@@ -105,7 +114,9 @@ async fn infinite_loop_hits_the_deadline() {
     let (cause, shown) = trap_cause(map(&adapter, &shop(), "loop").await);
     assert_eq!(cause, TrapCause::Deadline { timeout_ms: 1000 });
     assert!(
-        shown.starts_with("adapter hostile@0.1.0 map-records was stopped: it ran past its 1000 ms deadline"),
+        shown.starts_with(
+            "adapter hostile@0.1.0 map-records was stopped: it ran past its 1000 ms deadline"
+        ),
         "{shown}"
     );
     assert_good_call_succeeds(&adapter).await;
@@ -116,7 +127,10 @@ async fn unbounded_allocation_hits_the_memory_limit() {
     let adapter = hostile();
     let (cause, shown) = trap_cause(map(&adapter, &shop(), "alloc").await);
     assert_eq!(cause, TrapCause::Memory { limit_mb: 192 });
-    assert!(shown.contains("more than its 192 MB memory limit"), "{shown}");
+    assert!(
+        shown.contains("more than its 192 MB memory limit"),
+        "{shown}"
+    );
     assert_good_call_succeeds(&adapter).await;
 }
 
@@ -126,11 +140,17 @@ async fn panic_is_reported_with_its_message() {
     let (cause, shown) = trap_cause(map(&adapter, &shop(), "panic").await);
     match cause {
         TrapCause::Panic(message) => {
-            assert!(message.contains("hostile adapter panics on purpose"), "{message}")
+            assert!(
+                message.contains("hostile adapter panics on purpose"),
+                "{message}"
+            )
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert!(shown.contains("report this to the adapter's vendor"), "{shown}");
+    assert!(
+        shown.contains("report this to the adapter's vendor"),
+        "{shown}"
+    );
     assert_good_call_succeeds(&adapter).await;
 }
 
@@ -152,7 +172,9 @@ async fn oversized_result_hits_the_output_cap() {
 #[tokio::test]
 async fn sockets_and_name_lookups_are_denied() {
     let adapter = hostile();
-    let mapped = map(&adapter, &shop(), "socket").await.expect("probes report");
+    let mapped = map(&adapter, &shop(), "socket")
+        .await
+        .expect("probes report");
     for probe in ["tcp", "dns", "udp"] {
         let seen = observation(&mapped, probe);
         assert!(seen.starts_with("denied:"), "{probe}: {seen}");
@@ -192,14 +214,23 @@ async fn pos_http_refuses_escapes_and_strips_credentials() {
     ctx.pos_base_url = Some("https://pos.example.com".into());
     ctx.pos = Some(pos.clone());
     let mapped = map(&adapter, &ctx, "http").await.expect("probes report");
-    for probe in ["scheme", "authority", "dotdot", "encoded-dotdot", "relative"] {
+    for probe in [
+        "scheme",
+        "authority",
+        "dotdot",
+        "encoded-dotdot",
+        "relative",
+    ] {
         let seen = observation(&mapped, probe);
         assert!(seen.starts_with("denied:"), "{probe}: {seen}");
     }
     assert_eq!(observation(&mapped, "allowed"), "OPEN: status 200");
     let seen = pos.seen();
     assert_eq!(seen.len(), 1, "only the allowed request went out");
-    assert_eq!(seen[0].url.as_str(), "https://pos.example.com/v2/catalog/list");
+    assert_eq!(
+        seen[0].url.as_str(),
+        "https://pos.example.com/v2/catalog/list"
+    );
     let headers: Vec<&str> = seen[0].headers.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(headers, ["accept"], "credential headers stripped");
     assert_good_call_succeeds(&adapter).await;
@@ -262,7 +293,10 @@ async fn many_shops_at_once_do_not_interfere() {
         let (mode, result) = call.await.expect("task");
         match mode {
             "good" => assert_eq!(result.expect("good").changes.len(), 1),
-            _ => assert!(matches!(result.expect_err("panics").trap_cause(), Some(TrapCause::Panic(_)))),
+            _ => assert!(matches!(
+                result.expect_err("panics").trap_cause(),
+                Some(TrapCause::Panic(_))
+            )),
         }
     }
 }

@@ -22,9 +22,17 @@ fn second_load_comes_from_the_cache_and_a_corrupt_cache_is_rewritten() {
     let loaded = first.load(&package).expect("load");
     assert!(!loaded.load_report().from_cache);
     assert_eq!(first.compile_count(), 1);
-    let file = loaded.load_report().cache_file.clone().expect("cache file path");
+    let file = loaded
+        .load_report()
+        .cache_file
+        .clone()
+        .expect("cache file path");
     assert!(file.is_file(), "{} written", file.display());
-    assert!(file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&package.digest_hex())));
+    assert!(
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&package.digest_hex()))
+    );
 
     let second = cached_runtime(cache.path());
     let loaded = second.load(&package).expect("load");
@@ -40,7 +48,14 @@ fn second_load_comes_from_the_cache_and_a_corrupt_cache_is_rewritten() {
     assert!(!third.load(&package).expect("load").load_report().from_cache);
     assert_eq!(third.compile_count(), 1);
     let fourth = cached_runtime(cache.path());
-    assert!(fourth.load(&package).expect("load").load_report().from_cache, "rewritten");
+    assert!(
+        fourth
+            .load(&package)
+            .expect("load")
+            .load_report()
+            .from_cache,
+        "rewritten"
+    );
 }
 
 #[test]
@@ -64,8 +79,22 @@ fn an_adapter_for_another_wit_version_is_refused_before_it_runs() {
 #[test]
 fn package_reports_its_exports_and_digest() {
     let package = Package::open(&build_adapter("tests/adapters/hostile")).expect("package");
-    assert!(package.exports().iter().any(|e| e == "snapact:adapter/pos-adapter@0.1.0"), "{:?}", package.exports());
-    assert!(package.imports().iter().any(|i| i == "snapact:adapter/pos-http@0.1.0"), "{:?}", package.imports());
+    assert!(
+        package
+            .exports()
+            .iter()
+            .any(|e| e == "snapact:adapter/pos-adapter@0.1.0"),
+        "{:?}",
+        package.exports()
+    );
+    assert!(
+        package
+            .imports()
+            .iter()
+            .any(|i| i == "snapact:adapter/pos-http@0.1.0"),
+        "{:?}",
+        package.imports()
+    );
     assert_eq!(package.digest_hex().len(), 64);
     assert_eq!(package.manifest().limits.timeout_ms, 1000);
 }

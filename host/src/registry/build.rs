@@ -112,12 +112,21 @@ pub fn build_rust_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf
         .arg("build")
         .arg("--manifest-path")
         .arg(&cargo_toml)
-        .args(["-p", &package_name, "--target", RUST_TARGET, "--profile", RUST_PROFILE])
+        .args([
+            "-p",
+            &package_name,
+            "--target",
+            RUST_TARGET,
+            "--profile",
+            RUST_PROFILE,
+        ])
         .output()
         .with_context(|| format!("failed to run cargo to build {}", dir.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
+        if stderr.contains("target may not be installed")
+            || stderr.contains("can't find crate for `core`")
+        {
             bail!(missing_target_message());
         }
         bail!(
@@ -196,8 +205,12 @@ fn missing_target_message() -> String {
 }
 
 fn package_name(cargo_toml: &Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(cargo_toml)
-        .with_context(|| format!("cannot read {}: is this a Rust adapter crate?", cargo_toml.display()))?;
+    let text = std::fs::read_to_string(cargo_toml).with_context(|| {
+        format!(
+            "cannot read {}: is this a Rust adapter crate?",
+            cargo_toml.display()
+        )
+    })?;
     let table: toml::Table = toml::from_str(&text)
         .with_context(|| format!("{} is not valid TOML", cargo_toml.display()))?;
     table
@@ -240,7 +253,13 @@ fn ensure_target_installed(dir: &Path) -> anyhow::Result<()> {
 /// The workspace target directory and the library name of `package`.
 fn cargo_metadata(cargo_toml: &Path, package: &str) -> anyhow::Result<(PathBuf, String)> {
     let output = Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(cargo_toml)
         .output()
         .context("failed to run cargo metadata")?;

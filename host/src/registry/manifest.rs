@@ -99,11 +99,14 @@ impl std::str::FromStr for WitRef {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (package, version) = s
-            .split_once('@')
-            .ok_or_else(|| format!("{s:?} has no version; write it as \"snapact:adapter@0.1.0\""))?;
-        let valid_part =
-            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let (package, version) = s.split_once('@').ok_or_else(|| {
+            format!("{s:?} has no version; write it as \"snapact:adapter@0.1.0\"")
+        })?;
+        let valid_part = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
         match package.split_once(':') {
             Some((ns, name)) if valid_part(ns) && valid_part(name) => {}
             _ => {
@@ -198,7 +201,10 @@ impl Manifest {
         let version = semver::Version::parse(&raw.version).map_err(|e| {
             err(
                 "version",
-                format!("{:?} is not a semver version ({e}); write e.g. \"1.2.0\"", raw.version),
+                format!(
+                    "{:?} is not a semver version ({e}); write e.g. \"1.2.0\"",
+                    raw.version
+                ),
             )
         })?;
         let wit: WitRef = raw.wit.parse().map_err(|m| err("wit", m))?;
@@ -232,13 +238,19 @@ impl Manifest {
         if !(1..=MAX_MEMORY_MB).contains(&raw.limits.memory_mb) {
             return Err(err(
                 "limits.memory_mb",
-                format!("{} is out of range 1..={MAX_MEMORY_MB}", raw.limits.memory_mb),
+                format!(
+                    "{} is out of range 1..={MAX_MEMORY_MB}",
+                    raw.limits.memory_mb
+                ),
             ));
         }
         if !(1..=MAX_TIMEOUT_MS).contains(&raw.limits.timeout_ms) {
             return Err(err(
                 "limits.timeout_ms",
-                format!("{} is out of range 1..={MAX_TIMEOUT_MS}", raw.limits.timeout_ms),
+                format!(
+                    "{} is out of range 1..={MAX_TIMEOUT_MS}",
+                    raw.limits.timeout_ms
+                ),
             ));
         }
 
@@ -260,12 +272,14 @@ impl Manifest {
 
 fn is_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_name(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn is_host(s: &str) -> bool {
@@ -320,7 +334,13 @@ timeout_ms = 2000
         assert_eq!(m.version, semver::Version::new(1, 2, 0));
         assert_eq!(m.wit.to_string(), "snapact:adapter@0.1.0");
         assert_eq!(m.capabilities.http_hosts, ["connect.squareup.com"]);
-        assert_eq!(m.limits, Limits { memory_mb: 64, timeout_ms: 2000 });
+        assert_eq!(
+            m.limits,
+            Limits {
+                memory_mb: 64,
+                timeout_ms: 2000
+            }
+        );
     }
 
     #[test]
@@ -329,7 +349,13 @@ timeout_ms = 2000
             "id = \"x\"\nversion = \"0.1.0\"\nwit = \"snapact:adapter@0.1.0\"\nvendor = \"X\"\n",
         )
         .expect("valid");
-        assert_eq!(m.limits, Limits { memory_mb: 64, timeout_ms: 2000 });
+        assert_eq!(
+            m.limits,
+            Limits {
+                memory_mb: 64,
+                timeout_ms: 2000
+            }
+        );
         assert_eq!(m.capabilities, Capabilities::default());
     }
 
@@ -338,8 +364,14 @@ timeout_ms = 2000
         let text = GOOD.replace("memory_mb = 64", "memory_mb = 64\nmemroy_mb = 128");
         let e = parse(&text).expect_err("unknown key");
         let shown = e.to_string();
-        assert!(shown.starts_with("adapters/square/adapter.toml: line 14: unknown field `memroy_mb`"), "{shown}");
-        let text = GOOD.replace("vendor = \"Square\"", "vendor = \"Square\"\nhomepage = \"x\"");
+        assert!(
+            shown.starts_with("adapters/square/adapter.toml: line 14: unknown field `memroy_mb`"),
+            "{shown}"
+        );
+        let text = GOOD.replace(
+            "vendor = \"Square\"",
+            "vendor = \"Square\"\nhomepage = \"x\"",
+        );
         let shown = parse(&text).expect_err("unknown key").to_string();
         assert!(shown.contains("unknown field `homepage`"), "{shown}");
     }
@@ -356,9 +388,13 @@ timeout_ms = 2000
 
     #[test]
     fn bad_semver_names_the_key() {
-        let e = parse(&GOOD.replace("version = \"1.2.0\"", "version = \"1.2\"")).expect_err("bad semver");
+        let e = parse(&GOOD.replace("version = \"1.2.0\"", "version = \"1.2\""))
+            .expect_err("bad semver");
         assert_eq!(e.key.as_deref(), Some("version"));
-        assert!(e.to_string().contains("\"1.2\" is not a semver version"), "{e}");
+        assert!(
+            e.to_string().contains("\"1.2\" is not a semver version"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -371,8 +407,11 @@ timeout_ms = 2000
 
     #[test]
     fn bad_capabilities_and_limits_name_the_key() {
-        let e = parse(&GOOD.replace("[\"connect.squareup.com\"]", "[\"a.com\", \"https://evil.example/x\"]"))
-            .expect_err("url as host");
+        let e = parse(&GOOD.replace(
+            "[\"connect.squareup.com\"]",
+            "[\"a.com\", \"https://evil.example/x\"]",
+        ))
+        .expect_err("url as host");
         assert_eq!(e.key.as_deref(), Some("capabilities.http_hosts[1]"));
         let e = parse(&GOOD.replace("\"location_id\"", "\"Location ID\"")).expect_err("bad name");
         assert_eq!(e.key.as_deref(), Some("capabilities.settings[0]"));

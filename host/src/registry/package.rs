@@ -1,7 +1,10 @@
 //! Opening a package folder: manifest, component bytes, digest, and the
 //! checks that must pass before the component is compiled or instantiated.
 
-use super::{EXPORTED_INTERFACE, MANIFEST_FILE, Manifest, ManifestError, SUPPORTED_WIT, WASM_FILE, WIT_PACKAGE};
+use super::{
+    EXPORTED_INTERFACE, MANIFEST_FILE, Manifest, ManifestError, SUPPORTED_WIT, WASM_FILE,
+    WIT_PACKAGE,
+};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -179,7 +182,7 @@ fn component_names(wasm: &[u8], path: &Path) -> Result<(Vec<String>, Vec<String>
             Payload::Version { encoding, .. } => {
                 if depth == 0 && encoding == Encoding::Module {
                     return Err(bad(
-                        "it is a core WebAssembly module, not a component".to_string(),
+                        "it is a core WebAssembly module, not a component".to_string()
                     ));
                 }
                 depth += 1;
@@ -187,13 +190,15 @@ fn component_names(wasm: &[u8], path: &Path) -> Result<(Vec<String>, Vec<String>
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(reader) if depth == 1 => {
                 for import in reader {
-                    let import = import.map_err(|e| bad(format!("unreadable import section ({e})")))?;
+                    let import =
+                        import.map_err(|e| bad(format!("unreadable import section ({e})")))?;
                     imports.push(import.name.name.to_string());
                 }
             }
             Payload::ComponentExportSection(reader) if depth == 1 => {
                 for export in reader {
-                    let export = export.map_err(|e| bad(format!("unreadable export section ({e})")))?;
+                    let export =
+                        export.map_err(|e| bad(format!("unreadable export section ({e})")))?;
                     exports.push(export.name.name.to_string());
                 }
             }
@@ -208,9 +213,8 @@ mod tests {
     use super::*;
 
     fn write_package(dir: &Path, wit: &str, wasm: &[u8]) {
-        let manifest = format!(
-            "id = \"demo\"\nversion = \"1.0.0\"\nwit = \"{wit}\"\nvendor = \"Demo\"\n"
-        );
+        let manifest =
+            format!("id = \"demo\"\nversion = \"1.0.0\"\nwit = \"{wit}\"\nvendor = \"Demo\"\n");
         std::fs::write(dir.join(MANIFEST_FILE), manifest).expect("write manifest");
         std::fs::write(dir.join(WASM_FILE), wasm).expect("write wasm");
     }
@@ -242,7 +246,11 @@ mod tests {
         // The smallest valid core module: magic + version 1.
         write_package(dir.path(), "snapact:adapter@0.1.0", b"\0asm\x01\0\0\0");
         let e = Package::open(dir.path()).expect_err("core module");
-        assert!(e.to_string().contains("core WebAssembly module, not a component"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("core WebAssembly module, not a component"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -253,7 +261,9 @@ mod tests {
         let e = Package::open(dir.path()).expect_err("no export");
         let shown = e.to_string();
         assert!(
-            shown.contains("does not export `snapact:adapter/pos-adapter@0.1.0` (it exports: nothing)"),
+            shown.contains(
+                "does not export `snapact:adapter/pos-adapter@0.1.0` (it exports: nothing)"
+            ),
             "{shown}"
         );
     }

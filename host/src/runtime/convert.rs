@@ -7,7 +7,9 @@ use super::types::{
     Fulfillment, Order, OrderStatus, OrderStatusUpdate, PollPage, PosOrderRef, Webhook,
     WebhookOutcome,
 };
-use crate::catalog::{Availability, Change, Item, Mapped, Money, Rejection, StockTarget, StockUpdate};
+use crate::catalog::{
+    Availability, Change, Item, Mapped, Money, Rejection, StockTarget, StockUpdate,
+};
 
 pub(crate) fn mapped(m: wit::Mapped) -> Mapped {
     Mapped {

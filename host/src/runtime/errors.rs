@@ -158,8 +158,12 @@ impl fmt::Display for TrapCause {
                 "its result of {bytes} bytes exceeds the host's {limit}-byte output limit; split the input \
                  into smaller payloads or raise max_output_bytes"
             ),
-            TrapCause::Panic(m) => write!(f, "it panicked ({m}); report this to the adapter's vendor"),
-            TrapCause::Other(m) => write!(f, "it failed ({m}); report this to the adapter's vendor"),
+            TrapCause::Panic(m) => {
+                write!(f, "it panicked ({m}); report this to the adapter's vendor")
+            }
+            TrapCause::Other(m) => {
+                write!(f, "it failed ({m}); report this to the adapter's vendor")
+            }
         }
     }
 }
@@ -216,7 +220,9 @@ impl CallError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
     /// The component does not compile.
-    #[error("adapter {adapter}@{version}: adapter.wasm does not compile ({reason}); rebuild it with `snapact-host adapter build`")]
+    #[error(
+        "adapter {adapter}@{version}: adapter.wasm does not compile ({reason}); rebuild it with `snapact-host adapter build`"
+    )]
     Compile {
         /// Adapter id.
         adapter: String,
@@ -227,7 +233,9 @@ pub enum LoadError {
     },
     /// The component imports something this host does not provide, or its
     /// exports do not have the types of the WIT this host runs.
-    #[error("adapter {adapter}@{version} does not fit this host ({reason}); build it against {supported} using only WASI p2 and snapact:adapter imports")]
+    #[error(
+        "adapter {adapter}@{version} does not fit this host ({reason}); build it against {supported} using only WASI p2 and snapact:adapter imports"
+    )]
     Link {
         /// Adapter id.
         adapter: String,

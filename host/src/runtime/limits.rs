@@ -1,8 +1,8 @@
 //! Per-call limits: memory (a `StoreLimits` that remembers it said no), the
 //! deadline marker, and the size of a call's result.
 
-use crate::catalog::{Change, Item, Mapped, Rejection};
 use super::types::{PollPage, PosOrderRef, WebhookOutcome};
+use crate::catalog::{Change, Item, Mapped, Rejection};
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
 /// `StoreLimits` with `trap_on_grow_failure`, recording whether memory
@@ -122,7 +122,12 @@ impl OutputSize for Change {
                 target,
                 source_version,
                 ..
-            } => opt(&target.external_ref) + opt(&target.stock_key) + opt(source_version) + 3 * PER_VALUE,
+            } => {
+                opt(&target.external_ref)
+                    + opt(&target.stock_key)
+                    + opt(source_version)
+                    + 3 * PER_VALUE
+            }
             Change::Delete {
                 external_ref,
                 source_version,

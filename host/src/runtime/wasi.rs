@@ -52,7 +52,12 @@ struct LineLog {
 }
 
 impl GuestOutput {
-    pub(crate) fn new(stream: Stream, shop: Arc<str>, adapter: Arc<str>, version: Arc<str>) -> Self {
+    pub(crate) fn new(
+        stream: Stream,
+        shop: Arc<str>,
+        adapter: Arc<str>,
+        version: Arc<str>,
+    ) -> Self {
         GuestOutput {
             inner: Arc::new(Mutex::new(LineLog {
                 stream,
@@ -123,8 +128,12 @@ impl LineLog {
         let text = String::from_utf8_lossy(bytes);
         let text = text.trim_end_matches(['\n', '\r']);
         match self.stream {
-            Stream::Stdout => tracing::info!(target: "adapter::stdout", shop = %self.shop, adapter = %self.adapter, version = %self.version, "{text}"),
-            Stream::Stderr => tracing::warn!(target: "adapter::stderr", shop = %self.shop, adapter = %self.adapter, version = %self.version, "{text}"),
+            Stream::Stdout => {
+                tracing::info!(target: "adapter::stdout", shop = %self.shop, adapter = %self.adapter, version = %self.version, "{text}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "adapter::stderr", shop = %self.shop, adapter = %self.adapter, version = %self.version, "{text}")
+            }
         }
     }
 }
@@ -166,7 +175,11 @@ impl Pollable for GuestOutput {
 }
 
 impl tokio::io::AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.write_bytes(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -85,7 +85,9 @@ fn forbidden_header(name: &str) -> bool {
         "trailer",
         "upgrade",
     ];
-    const CONTAINS: &[&str] = &["api-key", "apikey", "api_key", "token", "secret", "auth", "password", "session"];
+    const CONTAINS: &[&str] = &[
+        "api-key", "apikey", "api_key", "token", "secret", "auth", "password", "session",
+    ];
     EXACT.contains(&name.as_str()) || CONTAINS.iter().any(|c| name.contains(c))
 }
 
@@ -143,7 +145,11 @@ pub(crate) fn prepare(
         };
         return Err(HttpError::Denied(format!(
             "host `{shown}` is not in the adapter's [capabilities] http_hosts ({})",
-            if http_hosts.is_empty() { "none declared".to_string() } else { http_hosts.join(", ") }
+            if http_hosts.is_empty() {
+                "none declared".to_string()
+            } else {
+                http_hosts.join(", ")
+            }
         )));
     }
     let headers = req
@@ -180,15 +186,22 @@ fn absolute_https(path: &str) -> Result<Option<url::Url>, HttpError> {
 
 fn check_path(path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
-        return Err(format!("path {path:?} must start with '/' (it is relative to the shop's POS base URL)"));
+        return Err(format!(
+            "path {path:?} must start with '/' (it is relative to the shop's POS base URL)"
+        ));
     }
     if path.starts_with("//") || path.contains("//") {
         return Err(format!("path {path:?} contains '//'"));
     }
     if path.contains("://") {
-        return Err(format!("path {path:?} contains a scheme; give a path below the POS base URL"));
+        return Err(format!(
+            "path {path:?} contains a scheme; give a path below the POS base URL"
+        ));
     }
-    if path.chars().any(|c| c == '\\' || c == '?' || c == '#' || c.is_control() || c.is_whitespace()) {
+    if path
+        .chars()
+        .any(|c| c == '\\' || c == '?' || c == '#' || c.is_control() || c.is_whitespace())
+    {
         return Err(format!(
             "path {path:?} contains '\\', '?', '#', whitespace or a control character; pass query parameters in `query`"
         ));
@@ -251,9 +264,16 @@ mod tests {
 
     #[test]
     fn resolves_below_the_base_url_and_strips_credentials() {
-        let r = prepare(&hosts(), Some("https://connect.squareup.com/api/"), req("/v2/catalog/list"))
-            .expect("allowed");
-        assert_eq!(r.url.as_str(), "https://connect.squareup.com/api/v2/catalog/list?cursor=a+b%26c");
+        let r = prepare(
+            &hosts(),
+            Some("https://connect.squareup.com/api/"),
+            req("/v2/catalog/list"),
+        )
+        .expect("allowed");
+        assert_eq!(
+            r.url.as_str(),
+            "https://connect.squareup.com/api/v2/catalog/list?cursor=a+b%26c"
+        );
         let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["Square-Version", "content-type"]);
         assert_eq!(r.method, PosMethod::Get);
@@ -269,7 +289,11 @@ mod tests {
         let why = denied(prepare(&hosts(), Some("http://localhost:9090"), req("/x")));
         assert!(why.contains("`localhost:9090`"), "{why}");
         assert!(prepare(&hosts(), Some("http://localhost:8080"), req("/x")).is_ok());
-        let why = denied(prepare(&[], Some("https://connect.squareup.com"), req("/x")));
+        let why = denied(prepare(
+            &[],
+            Some("https://connect.squareup.com"),
+            req("/x"),
+        ));
         assert!(why.contains("none declared"), "{why}");
     }
 

@@ -2,7 +2,7 @@
 //! adapter names but never sees. Comparisons are constant-time.
 
 use super::HostState;
-use crate::runtime::bindings::signatures::{Host, HmacAlgorithm, SecretError, SignatureEncoding};
+use crate::runtime::bindings::signatures::{HmacAlgorithm, Host, SecretError, SignatureEncoding};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -44,7 +44,11 @@ impl Host for HostState {
         ))
     }
 
-    fn secret_equals(&mut self, secret_name: String, candidate: String) -> Result<bool, SecretError> {
+    fn secret_equals(
+        &mut self,
+        secret_name: String,
+        candidate: String,
+    ) -> Result<bool, SecretError> {
         let secret = self.secret(&secret_name)?;
         Ok(secret_equals(secret.expose_secret(), &candidate))
     }
@@ -52,7 +56,13 @@ impl Host for HostState {
 
 /// Whether `signature` (hex, or base64 when `base64`) is the HMAC-SHA256
 /// (HMAC-SHA1 when `sha1`) of `message` under `key`. Malformed is `false`.
-pub(crate) fn verify_hmac(key: &[u8], sha1: bool, message: &[u8], signature: &str, base64: bool) -> bool {
+pub(crate) fn verify_hmac(
+    key: &[u8],
+    sha1: bool,
+    message: &[u8],
+    signature: &str,
+    base64: bool,
+) -> bool {
     let signature = signature.trim();
     let decoded = if base64 {
         base64::engine::general_purpose::STANDARD
@@ -100,9 +110,18 @@ mod tests {
     #[test]
     fn known_vectors_verify_in_hex() {
         assert!(verify_hmac(KEY, false, MSG, SHA256_HEX, false));
-        assert!(verify_hmac(KEY, false, MSG, &SHA256_HEX.to_uppercase(), false));
+        assert!(verify_hmac(
+            KEY,
+            false,
+            MSG,
+            &SHA256_HEX.to_uppercase(),
+            false
+        ));
         assert!(verify_hmac(KEY, true, MSG, SHA1_HEX, false));
-        assert!(!verify_hmac(KEY, true, MSG, SHA256_HEX, false), "algorithm mismatch");
+        assert!(
+            !verify_hmac(KEY, true, MSG, SHA256_HEX, false),
+            "algorithm mismatch"
+        );
     }
 
     #[test]
@@ -115,16 +134,28 @@ mod tests {
         let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(hex::decode(SHA256_HEX).expect("hex"));
         assert!(verify_hmac(KEY, false, MSG, &url_safe, true));
-        assert!(!verify_hmac(KEY, false, MSG, SHA256_HEX, true), "hex is not base64");
+        assert!(
+            !verify_hmac(KEY, false, MSG, SHA256_HEX, true),
+            "hex is not base64"
+        );
     }
 
     #[test]
     fn wrong_secret_message_or_garbage_fails() {
         assert!(!verify_hmac(b"jefe", false, MSG, SHA256_HEX, false));
-        assert!(!verify_hmac(KEY, false, b"what do ya want for something?", SHA256_HEX, false));
+        assert!(!verify_hmac(
+            KEY,
+            false,
+            b"what do ya want for something?",
+            SHA256_HEX,
+            false
+        ));
         assert!(!verify_hmac(KEY, false, MSG, "zz", false));
         assert!(!verify_hmac(KEY, false, MSG, "", false));
-        assert!(!verify_hmac(KEY, false, MSG, &SHA256_HEX[..62], false), "truncated tag");
+        assert!(
+            !verify_hmac(KEY, false, MSG, &SHA256_HEX[..62], false),
+            "truncated tag"
+        );
     }
 
     #[test]

@@ -10,8 +10,7 @@
 use snapact_adapter_sdk::http::{HttpError, Method, Request};
 use snapact_adapter_sdk::signatures::{HmacAlgorithm, SignatureEncoding};
 use snapact_adapter_sdk::{
-    Adapter, AdapterError, Availability, Change, Item, Mapped, Money, export_adapter,
-    invalid_input,
+    Adapter, AdapterError, Availability, Change, Item, Mapped, Money, export_adapter, invalid_input,
 };
 
 struct Hostile;
@@ -27,7 +26,11 @@ impl Adapter for Hostile {
             "alloc" => allocate_forever(),
             "panic" => panic!("hostile adapter panics on purpose"),
             // Built in place: the only copy of the 100 MB is the one returned.
-            "big-output" => Ok(changes(vec![item("big", "x".repeat(100 * 1024 * 1024), None)])),
+            "big-output" => Ok(changes(vec![item(
+                "big",
+                "x".repeat(100 * 1024 * 1024),
+                None,
+            )])),
             "socket" => Ok(changes(probe_sockets())),
             "file" => Ok(changes(probe_files())),
             "env" => Ok(changes(probe_env())),
@@ -40,7 +43,10 @@ impl Adapter for Hostile {
                     "00",
                     SignatureEncoding::Hex,
                 )?;
-                Ok(changes(vec![probe("secret", "verified with an undeclared secret")]))
+                Ok(changes(vec![probe(
+                    "secret",
+                    "verified with an undeclared secret",
+                )]))
             }
             other => Err(invalid_input("$", format!("unknown mode {other:?}"))),
         }
@@ -128,7 +134,9 @@ fn probe_files() -> Vec<Change> {
         format!("listed {} entries", d.count())
     });
     let cwd = outcome(std::env::current_dir(), |d| format!("cwd {}", d.display()));
-    let create = outcome(std::fs::write("planted.txt", b"x"), |_| "wrote a file".into());
+    let create = outcome(std::fs::write("planted.txt", b"x"), |_| {
+        "wrote a file".into()
+    });
     vec![
         probe("passwd", &passwd),
         probe("root-dir", &root),
