@@ -140,7 +140,8 @@ pub fn load_adapter(dir: &Path) -> Arc<LoadedAdapter> {
     }
     let rel = dir.strip_prefix(workspace_root()).unwrap_or(dir);
     let pkg_dir = build_adapter(&rel.to_string_lossy());
-    let pkg = Package::open(&pkg_dir).unwrap_or_else(|e| panic!("opening {}: {e}", pkg_dir.display()));
+    let pkg =
+        Package::open(&pkg_dir).unwrap_or_else(|e| panic!("opening {}: {e}", pkg_dir.display()));
     let adapter = shared_runtime()
         .load(&pkg)
         .unwrap_or_else(|e| panic!("loading {}: {e}", pkg_dir.display()));

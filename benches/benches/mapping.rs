@@ -55,7 +55,9 @@ fn main() -> anyhow::Result<()> {
     let pkg_dir = build::build_rust_adapter(&root.join("adapters/square"), &out)
         .context("building the Square adapter")?;
     let pkg = Package::open(&pkg_dir)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
 
     let settings: BTreeMap<String, String> = [("currency", "NGN"), ("location_id", "L1")]
         .into_iter()
@@ -72,12 +74,18 @@ fn main() -> anyhow::Result<()> {
     let mut warm = Vec::new();
     for i in 0..5 {
         let dir = cache.join(format!("c{i}"));
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(dir.clone()), ..RuntimeConfig::default() })?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(dir.clone()),
+            ..RuntimeConfig::default()
+        })?;
         let t = Instant::now();
         let a = runtime.load(&pkg)?;
         cold.push(t.elapsed());
         assert!(!a.load_report().from_cache);
-        let runtime = Runtime::new(RuntimeConfig { cache_dir: Some(dir), ..RuntimeConfig::default() })?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: Some(dir),
+            ..RuntimeConfig::default()
+        })?;
         let t = Instant::now();
         let a = runtime.load(&pkg)?;
         warm.push(t.elapsed());
@@ -89,8 +97,18 @@ fn main() -> anyhow::Result<()> {
     println!("| Measurement | median | min | max | runs |");
     println!("|---|---|---|---|---|");
     let (c, w) = (stats(cold), stats(warm));
-    println!("| Square adapter load, cold compile | {} | {} | {} | 5 |", fmt(c.median), fmt(c.min), fmt(c.max));
-    println!("| Square adapter load, from disk cache | {} | {} | {} | 5 |", fmt(w.median), fmt(w.min), fmt(w.max));
+    println!(
+        "| Square adapter load, cold compile | {} | {} | {} | 5 |",
+        fmt(c.median),
+        fmt(c.min),
+        fmt(c.max)
+    );
+    println!(
+        "| Square adapter load, from disk cache | {} | {} | {} | 5 |",
+        fmt(w.median),
+        fmt(w.min),
+        fmt(w.max)
+    );
 
     // Per-call overhead: instantiate + call + return on a tiny input.
     let tiny = b"[]";
@@ -106,7 +124,12 @@ fn main() -> anyhow::Result<()> {
         assert!(r.is_ok(), "tiny call failed: {r:?}");
     }
     let s = stats(samples);
-    println!("| Per-call overhead (instantiate + call, `[]`) | {} | {} | {} | {calls} |", fmt(s.median), fmt(s.min), fmt(s.max));
+    println!(
+        "| Per-call overhead (instantiate + call, `[]`) | {} | {} | {} | {calls} |",
+        fmt(s.median),
+        fmt(s.min),
+        fmt(s.max)
+    );
 
     for (variations, runs) in [(1_000usize, 30usize), (100_000, 5)] {
         let payload = square_catalog(variations, 1);
@@ -114,7 +137,8 @@ fn main() -> anyhow::Result<()> {
         let mut wasm = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            let m = map_payload(&payload, &native_settings).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let m =
+                map_payload(&payload, &native_settings).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             native.push(t.elapsed());
             assert_eq!(m.changes.len(), variations);
             let t = Instant::now();
@@ -123,8 +147,18 @@ fn main() -> anyhow::Result<()> {
             assert_eq!(m.changes.len(), variations);
         }
         let (n, w) = (stats(native), stats(wasm));
-        println!("| Square map {variations} variations, native | {} | {} | {} | {runs} |", fmt(n.median), fmt(n.min), fmt(n.max));
-        println!("| Square map {variations} variations, Wasm | {} | {} | {} | {runs} |", fmt(w.median), fmt(w.min), fmt(w.max));
+        println!(
+            "| Square map {variations} variations, native | {} | {} | {} | {runs} |",
+            fmt(n.median),
+            fmt(n.min),
+            fmt(n.max)
+        );
+        println!(
+            "| Square map {variations} variations, Wasm | {} | {} | {} | {runs} |",
+            fmt(w.median),
+            fmt(w.min),
+            fmt(w.max)
+        );
         println!(
             "| Wasm / native, {variations} variations (median) | {:.2}x | | | |",
             w.median.as_secs_f64() / n.median.as_secs_f64()

@@ -93,7 +93,12 @@ pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Ve
                 let a = tokio::task::spawn_blocking(move || rt.load(&pkg))
                     .await
                     .context("adapter loading task failed")?
-                    .with_context(|| format!("shop {}: failed to load adapter `{}`", shop.id, shop.adapter))?;
+                    .with_context(|| {
+                        format!(
+                            "shop {}: failed to load adapter `{}`",
+                            shop.id, shop.adapter
+                        )
+                    })?;
                 tracing::info!(shop = %shop.id, adapter = %a.id(), version = %a.version(), "adapter loaded");
                 loaded.insert(key, a.clone());
                 a
@@ -156,10 +161,12 @@ pub struct Daemon {
 impl Daemon {
     /// Open the store, load adapters, start relays and serve HTTP on `listener`.
     pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Daemon> {
-        let store = Arc::new(
-            SqliteStore::open(&config.store_path)
-                .with_context(|| format!("failed to open the outbox at {}", config.store_path.display()))?,
-        );
+        let store = Arc::new(SqliteStore::open(&config.store_path).with_context(|| {
+            format!(
+                "failed to open the outbox at {}",
+                config.store_path.display()
+            )
+        })?);
         let runtime = runtime_for(config)?;
         let shops = load_shops(config, &runtime).await?;
         let relays = start_relays(config, &store)?;
@@ -269,7 +276,12 @@ pub async fn import(
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ImportReport> {
     use crate::outbox::store::Store;
-    let limit = shop.adapter.manifest().limits.memory_mb.saturating_mul(1 << 20);
+    let limit = shop
+        .adapter
+        .manifest()
+        .limits
+        .memory_mb
+        .saturating_mul(1 << 20);
     if (payload.len() as u64) > limit / 2 {
         bail!(
             "shop {}: the file is {} MiB, too large for adapter `{}` (memory limit {} MiB, about half of it for the input): \

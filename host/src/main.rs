@@ -9,7 +9,10 @@ use snapact_host::telemetry;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, None);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");

@@ -143,8 +143,12 @@ fn render_description(v: &Value) -> String {
         list(caps.and_then(|c| c.get("http_hosts"))),
         list(caps.and_then(|c| c.get("secrets"))),
         list(caps.and_then(|c| c.get("settings"))),
-        limits.and_then(|l| l.get("memory_mb")).map_or("-".into(), Value::to_string),
-        limits.and_then(|l| l.get("timeout_ms")).map_or("-".into(), Value::to_string),
+        limits
+            .and_then(|l| l.get("memory_mb"))
+            .map_or("-".into(), Value::to_string),
+        limits
+            .and_then(|l| l.get("timeout_ms"))
+            .map_or("-".into(), Value::to_string),
         list(v.get("exports")),
         list(v.get("imports")),
     )
@@ -166,13 +170,20 @@ async fn map(args: MapArgs) -> anyhow::Result<u8> {
     let adapter = load(&args.adapters_dir, &args.package).await?;
     let payload = read_payload(&args.file)?;
     let ctx = cli_context(args.settings.into_iter().collect());
-    match adapter.map_records(&ctx, &payload, &args.content_type).await {
+    match adapter
+        .map_records(&ctx, &payload, &args.content_type)
+        .await
+    {
         Ok(mapped) => {
             println!("{}", serde_json::to_string_pretty(&mapped.changes)?);
             for r in &mapped.rejected {
                 eprintln!("{}: {r}", args.file.display());
             }
-            Ok(if mapped.rejected.is_empty() { 0 } else { EXIT_DATA })
+            Ok(if mapped.rejected.is_empty() {
+                0
+            } else {
+                EXIT_DATA
+            })
         }
         Err(e) => {
             eprintln!("error: {}: {e}", args.file.display());
@@ -197,7 +208,8 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
     for name in names {
         let input = dir.join(format!("{name}.input.json"));
         let expected_path = dir.join(format!("{name}.expected.json"));
-        let payload = std::fs::read(&input).with_context(|| format!("failed to read {}", input.display()))?;
+        let payload =
+            std::fs::read(&input).with_context(|| format!("failed to read {}", input.display()))?;
         let expected: Value = match std::fs::read(&expected_path) {
             Ok(b) => serde_json::from_slice(&b)
                 .with_context(|| format!("{} is not valid JSON", expected_path.display()))?,
@@ -208,7 +220,9 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
             }
         };
         let ctx = cli_context(fixtures::settings(&dir, &name)?);
-        let result = adapter.map_records(&ctx, &payload, "application/json").await;
+        let result = adapter
+            .map_records(&ctx, &payload, "application/json")
+            .await;
         let problems = fixtures::check(&expected, &expected_path, &result)?;
         if problems.is_empty() {
             println!("ok   {name}");

@@ -16,12 +16,15 @@ use tokio::sync::watch;
 use super::DevArgs;
 use crate::config::{Config, Overrides};
 use crate::daemon::{self, Daemon, shutdown_signal};
-use crate::outbox::store::{DrainOutcome, Store, wait_drained};
+use crate::outbox::store::{DrainOutcome, wait_drained};
 use crate::registry::build;
 use crate::sandbox::{Sandbox, SandboxConfig, SandboxKey};
 
 /// The example shops: id, sandbox key, Square location.
-const SHOPS: [(&str, &str); 2] = [("lagos-yaba", "dev-key-yaba"), ("lagos-lekki", "dev-key-lekki")];
+const SHOPS: [(&str, &str); 2] = [
+    ("lagos-yaba", "dev-key-yaba"),
+    ("lagos-lekki", "dev-key-lekki"),
+];
 const LOCATION: &str = "LYABA7Q2NG0Z1";
 
 fn dev_config(sandbox_url: &str, store: &Path, adapters: &Path) -> String {
@@ -69,7 +72,10 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     let root = std::env::current_dir()?;
     let square_src = root.join("adapters/square");
     if !square_src.join("adapter.toml").is_file() {
-        bail!("run `snapact-host dev` from the repository root (adapters/square not found in {})", root.display());
+        bail!(
+            "run `snapact-host dev` from the repository root (adapters/square not found in {})",
+            root.display()
+        );
     }
     let work = root.join("target/dev");
     let adapters_dir = root.join("target/adapters");
@@ -115,7 +121,12 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
 
     let env: BTreeMap<String, String> = SHOPS
         .iter()
-        .map(|(id, key)| (format!("DEV_KEY_{}", id.replace('-', "_").to_uppercase()), (*key).to_string()))
+        .map(|(id, key)| {
+            (
+                format!("DEV_KEY_{}", id.replace('-', "_").to_uppercase()),
+                (*key).to_string(),
+            )
+        })
         .collect();
     let config = Config::from_toml(
         &dev_config(&sandbox_url, &store_path, &adapters_dir),
@@ -124,7 +135,10 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
         &env,
     )?;
     let host_listener = TcpListener::bind("127.0.0.1:0").await?;
-    println!("host on http://{} (GET /healthz, /readyz)", host_listener.local_addr()?);
+    println!(
+        "host on http://{} (GET /healthz, /readyz)",
+        host_listener.local_addr()?
+    );
     let daemon = Daemon::start(&config, host_listener).await?;
 
     // Print every delivered batch as it is acknowledged.
@@ -145,7 +159,11 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
                         );
                     }
                     if ev.upserted.len() > 3 {
-                        println!("[{}] ... and {} more items in this batch", ev.shop, ev.upserted.len() - 3);
+                        println!(
+                            "[{}] ... and {} more items in this batch",
+                            ev.shop,
+                            ev.upserted.len() - 3
+                        );
                     }
                     for (r, why) in &ev.rejected {
                         println!("[{}] SnapAct rejected {r}: {why}", ev.shop);
@@ -159,7 +177,8 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
     let inventory = std::fs::read(root.join("adapters/square/sample/inventory.json"))?;
     for shop in &daemon.shops {
         for (what, payload) in [("catalog", &catalog), ("inventory", &inventory)] {
-            let r = daemon::import(&daemon.store, shop, payload, "application/json", |_, _| {}).await?;
+            let r =
+                daemon::import(&daemon.store, shop, payload, "application/json", |_, _| {}).await?;
             println!(
                 "[{}] imported the sample {what}: {} changes durable ({} rejected by the adapter)",
                 shop.config.id,
@@ -196,7 +215,10 @@ pub(super) async fn run(args: DevArgs) -> anyhow::Result<u8> {
 
     if !args.once {
         if args.feed_every > 0 {
-            println!("\ndemo feed: a stock change every {} s for {}; Ctrl-C stops", args.feed_every, SHOPS[0].0);
+            println!(
+                "\ndemo feed: a stock change every {} s for {}; Ctrl-C stops",
+                args.feed_every, SHOPS[0].0
+            );
         } else {
             println!("\nrunning; Ctrl-C stops");
         }
@@ -224,7 +246,11 @@ async fn demo_feed(daemon: &Daemon, inventory: &[u8], every: u64) -> anyhow::Res
     let counts: Value = serde_json::from_slice(inventory)?;
     let ids: Vec<String> = counts["counts"]
         .as_array()
-        .map(|a| a.iter().filter_map(|c| c["catalog_object_id"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["catalog_object_id"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let shop = Arc::clone(&daemon.shops[0]);
     let mut tick = 0usize;
@@ -247,7 +273,10 @@ async fn demo_feed(daemon: &Daemon, inventory: &[u8], every: u64) -> anyhow::Res
         }]});
         let bytes = serde_json::to_vec(&payload)?;
         let r = daemon::import(&daemon.store, &shop, &bytes, "application/json", |_, _| {}).await?;
-        println!("[{}] POS stock: {id} now {quantity} ({} change queued)", shop.config.id, r.enqueued.queued);
+        println!(
+            "[{}] POS stock: {id} now {quantity} ({} change queued)",
+            shop.config.id, r.enqueued.queued
+        );
         daemon.relays.notify(&shop.config.id);
     }
 }

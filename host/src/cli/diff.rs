@@ -35,7 +35,11 @@ fn walk(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>, lim
             }
             for (k, av) in a {
                 if !e.contains_key(k) {
-                    push(out, limit, format!("{path}.{k}: not expected, got {}", short(av)));
+                    push(
+                        out,
+                        limit,
+                        format!("{path}.{k}: not expected, got {}", short(av)),
+                    );
                 }
             }
         }
@@ -50,10 +54,18 @@ fn walk(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>, lim
                     format!("{path}: expected {} elements, got {}", e.len(), a.len()),
                 );
                 for (i, ev) in e.iter().enumerate().skip(a.len()) {
-                    push(out, limit, format!("{path}[{i}]: expected {}, missing", short(ev)));
+                    push(
+                        out,
+                        limit,
+                        format!("{path}[{i}]: expected {}, missing", short(ev)),
+                    );
                 }
                 for (i, av) in a.iter().enumerate().skip(e.len()) {
-                    push(out, limit, format!("{path}[{i}]: not expected, got {}", short(av)));
+                    push(
+                        out,
+                        limit,
+                        format!("{path}[{i}]: not expected, got {}", short(av)),
+                    );
                 }
             }
         }
@@ -61,7 +73,11 @@ fn walk(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>, lim
         _ => push(
             out,
             limit,
-            format!("{path}: expected {}, got {}", short(expected), short(actual)),
+            format!(
+                "{path}: expected {}, got {}",
+                short(expected),
+                short(actual)
+            ),
         ),
     }
 }

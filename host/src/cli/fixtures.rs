@@ -22,7 +22,10 @@ enum Expected {
     /// An array: exactly these changes, no rejections.
     Changes(Value),
     /// `{"changes": [...], "rejected": [...]}`.
-    WithRejections { changes: Value, rejected: Vec<Value> },
+    WithRejections {
+        changes: Value,
+        rejected: Vec<Value>,
+    },
     /// `{"error": {"kind": "...", "path": "..."}}`: the whole call fails so.
     Error(Value),
 }
@@ -56,7 +59,9 @@ pub fn check(
     let mut expected = parse_expected(expected.clone(), file)?;
     // A sidecar `NAME.rejected.json` lists the rejections an array fixture expects.
     if let Expected::Changes(changes) = &expected {
-        let sidecar = file.to_string_lossy().replace(".expected.json", ".rejected.json");
+        let sidecar = file
+            .to_string_lossy()
+            .replace(".expected.json", ".rejected.json");
         if let Ok(bytes) = std::fs::read(&sidecar) {
             let rejected = match serde_json::from_slice(&bytes) {
                 Ok(Value::Array(a)) => a,
@@ -71,19 +76,31 @@ pub fn check(
     let mut problems = Vec::new();
     match (expected, result) {
         (Expected::Changes(changes), Ok(m)) => {
-            problems.extend(diff::json_diff(&changes, &serde_json::to_value(&m.changes)?, 20));
+            problems.extend(diff::json_diff(
+                &changes,
+                &serde_json::to_value(&m.changes)?,
+                20,
+            ));
             for r in &m.rejected {
                 problems.push(format!("unexpected rejection: {r}"));
             }
         }
         (Expected::WithRejections { changes, rejected }, Ok(m)) => {
-            problems.extend(diff::json_diff(&changes, &serde_json::to_value(&m.changes)?, 20));
+            problems.extend(diff::json_diff(
+                &changes,
+                &serde_json::to_value(&m.changes)?,
+                20,
+            ));
             if rejected.len() != m.rejected.len() {
                 problems.push(format!(
                     "expected {} rejections, got {}: {}",
                     rejected.len(),
                     m.rejected.len(),
-                    m.rejected.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    m.rejected
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ));
             }
             for (i, (want, got)) in rejected.iter().zip(&m.rejected).enumerate() {
@@ -110,7 +127,9 @@ pub fn check(
                 }
             }
         }
-        (Expected::Error(want), Ok(_)) => problems.push(format!("expected the call to fail with {want}, but it succeeded")),
+        (Expected::Error(want), Ok(_)) => problems.push(format!(
+            "expected the call to fail with {want}, but it succeeded"
+        )),
         (_, Err(e)) => problems.push(format!("the call failed: {e}")),
     }
     Ok(problems)
@@ -146,11 +165,13 @@ pub fn settings(dir: &Path, name: &str) -> anyhow::Result<BTreeMap<String, Strin
     o.into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, s)),
-            other => bail!("{}: setting {k:?} must be a string, got {other}", path.display()),
+            other => bail!(
+                "{}: setting {k:?} must be a string, got {other}",
+                path.display()
+            ),
         })
         .collect()
 }
-
 
 /// An adapter error as fixtures name it: `{"kind", "message", "path"?}`.
 pub fn error_json(e: &AdapterError) -> Value {

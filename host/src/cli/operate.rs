@@ -15,16 +15,24 @@ use crate::outbox::store::{DrainOutcome, ParkedSelection, ShopStatus, Store, wai
 pub(super) async fn run(args: RunArgs) -> anyhow::Result<u8> {
     let mut config = args.config.load()?;
     if let Some(listen) = args.listen {
-        config.server.listen = listen
-            .parse()
-            .with_context(|| format!("--listen {listen:?} is not an address such as 127.0.0.1:8080"))?;
+        config.server.listen = listen.parse().with_context(|| {
+            format!("--listen {listen:?} is not an address such as 127.0.0.1:8080")
+        })?;
     }
     if config.shops.is_empty() {
-        bail!("{}: no [[shop]] configured: add at least one shop", args.config.config.display());
+        bail!(
+            "{}: no [[shop]] configured: add at least one shop",
+            args.config.config.display()
+        );
     }
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
-        .with_context(|| format!("cannot listen on {} ([server] listen)", config.server.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} ([server] listen)",
+                config.server.listen
+            )
+        })?;
     let daemon = Daemon::start(&config, listener).await?;
     tracing::info!(shops = daemon.shops.len(), store = %config.store_path.display(), "running; Ctrl-C or SIGTERM stops");
     daemon.run_until(shutdown_signal()).await?;
@@ -38,14 +46,22 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
             "no shop {:?} in {}: shops are {}",
             args.shop,
             args.config.config.display(),
-            config.shops.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            config
+                .shops
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     })?;
-    let payload = std::fs::read(&args.file).with_context(|| format!("failed to read {}", args.file.display()))?;
-    let store = Arc::new(
-        SqliteStore::open(&config.store_path)
-            .with_context(|| format!("failed to open the outbox at {}", config.store_path.display()))?,
-    );
+    let payload = std::fs::read(&args.file)
+        .with_context(|| format!("failed to read {}", args.file.display()))?;
+    let store = Arc::new(SqliteStore::open(&config.store_path).with_context(|| {
+        format!(
+            "failed to open the outbox at {}",
+            config.store_path.display()
+        )
+    })?);
     let runtime = daemon::runtime_for(&config)?;
     let pkg = daemon::find_package(&config.adapters.dir, &shop_config.adapter)?;
     let adapter = tokio::task::spawn_blocking(move || runtime.load(&pkg))
@@ -57,34 +73,58 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     };
 
     let bar = progress_bar();
-    let report = daemon::import(&store, &shop, &payload, &args.content_type, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        if bar.is_hidden() && total > 0 {
-            eprintln!("written {done}/{total} changes");
-        }
-    })
+    let report = daemon::import(
+        &store,
+        &shop,
+        &payload,
+        &args.content_type,
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            if bar.is_hidden() && total > 0 {
+                eprintln!("written {done}/{total} changes");
+            }
+        },
+    )
     .await?;
     bar.finish_and_clear();
     let e = &report.enqueued;
     println!(
         "{}: {} changes durable in the outbox ({} queued, {} coalesced, {} unchanged, {} older skipped, {} stock waiting for its item)",
-        args.shop, report.changes, e.queued, e.coalesced, e.skipped_identical, e.skipped_older, e.stock_waiting
+        args.shop,
+        report.changes,
+        e.queued,
+        e.coalesced,
+        e.skipped_identical,
+        e.skipped_older,
+        e.stock_waiting
     );
     for r in &report.rejected {
         eprintln!("{}: {}: {r}", args.shop, args.file.display());
     }
     if !report.rejected.is_empty() {
-        eprintln!("{} records rejected by the adapter (not imported)", report.rejected.len());
+        eprintln!(
+            "{} records rejected by the adapter (not imported)",
+            report.rejected.len()
+        );
     }
     if !args.wait {
-        return Ok(if report.rejected.is_empty() { 0 } else { EXIT_DATA });
+        return Ok(if report.rejected.is_empty() {
+            0
+        } else {
+            EXIT_DATA
+        });
     }
 
     let mut relays = Relays::new();
     let client = daemon::connect_client(&config, shop_config)?;
     relays
-        .start(&shop_config.id, Arc::clone(&store), client, daemon::relay_config(&config))
+        .start(
+            &shop_config.id,
+            Arc::clone(&store),
+            client,
+            daemon::relay_config(&config),
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let outcome = wait_drained(store.as_ref(), &shop_config.id, Duration::from_millis(200)).await;
     relays.shutdown().await;
@@ -108,13 +148,19 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
         }
         return Ok(EXIT_DATA);
     }
-    Ok(if report.rejected.is_empty() { 0 } else { EXIT_DATA })
+    Ok(if report.rejected.is_empty() {
+        0
+    } else {
+        EXIT_DATA
+    })
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} changes written") {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} changes written")
+        {
             bar.set_style(style);
         }
         bar
@@ -157,7 +203,9 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
             let mut statuses = store.status(args.shop.as_deref()).await?;
             // Configured shops with nothing recorded yet still show up.
             for shop in &config.shops {
-                if args.shop.as_deref().is_none_or(|s| s == shop.id) && !statuses.iter().any(|s| s.shop == shop.id) {
+                if args.shop.as_deref().is_none_or(|s| s == shop.id)
+                    && !statuses.iter().any(|s| s.shop == shop.id)
+                {
                     statuses.push(ShopStatus::empty(&shop.id));
                 }
             }
@@ -186,9 +234,15 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
                 println!("nothing parked");
             } else {
                 for p in &parked {
-                    println!("#{:<6} {:<16} {:<7} {:<24} {}", p.id, p.shop, p.op, p.external_ref, p.reason);
+                    println!(
+                        "#{:<6} {:<16} {:<7} {:<24} {}",
+                        p.id, p.shop, p.op, p.external_ref, p.reason
+                    );
                 }
-                println!("{} parked; retry with `snapact-host outbox retry --shop SHOP [ID...]`", parked.len());
+                println!(
+                    "{} parked; retry with `snapact-host outbox retry --shop SHOP [ID...]`",
+                    parked.len()
+                );
             }
             Ok(0)
         }

@@ -29,7 +29,9 @@ pub(super) async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("SnapAct sandbox on http://{addr}  (GET /sandbox/items, /sandbox/stats; Ctrl-C stops)");
+    println!(
+        "SnapAct sandbox on http://{addr}  (GET /sandbox/items, /sandbox/stats; Ctrl-C stops)"
+    );
     sandbox.run(listener, shutdown_signal()).await?;
     Ok(0)
 }

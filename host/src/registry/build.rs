@@ -60,7 +60,11 @@ pub fn build_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf> {
     let wit = wit_dir(dir)?;
     std::fs::create_dir_all(out_root)
         .with_context(|| format!("failed to create {}", out_root.display()))?;
-    let built = out_root.join(format!(".{}.build-{}.wasm", manifest.id, std::process::id()));
+    let built = out_root.join(format!(
+        ".{}.build-{}.wasm",
+        manifest.id,
+        std::process::id()
+    ));
     let result = match language {
         Language::Python => python::build_python_adapter(dir, &wit, &built),
         _ => js::build_js_adapter(dir, &wit, &built),
@@ -231,7 +235,10 @@ fn ensure_target_installed(dir: &Path) -> anyhow::Result<()> {
         .output()
         .context("failed to run rustc: is a Rust toolchain installed?")?;
     let sysroot = checked(output, "rustc --print sysroot")?;
-    let lib = Path::new(sysroot.trim()).join("lib").join("rustlib").join(RUST_TARGET);
+    let lib = Path::new(sysroot.trim())
+        .join("lib")
+        .join("rustlib")
+        .join(RUST_TARGET);
     if lib.is_dir() {
         return Ok(());
     }

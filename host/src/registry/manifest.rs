@@ -365,7 +365,7 @@ timeout_ms = 2000
         let e = parse(&text).expect_err("unknown key");
         let shown = e.to_string();
         assert!(
-            shown.starts_with("adapters/square/adapter.toml: line 14: unknown field `memroy_mb`"),
+            shown.starts_with("adapters/square/adapter.toml: line 12: unknown field `memroy_mb`"),
             "{shown}"
         );
         let text = GOOD.replace(
@@ -418,14 +418,20 @@ timeout_ms = 2000
         let e = parse(&GOOD.replace("timeout_ms = 2000", "timeout_ms = 0")).expect_err("zero");
         assert_eq!(e.key.as_deref(), Some("limits.timeout_ms"));
         let e = parse(&GOOD.replace("memory_mb = 64", "memory_mb = \"64\"")).expect_err("type");
-        assert!(e.to_string().contains("line 13"), "{e}");
+        assert!(e.to_string().contains("line 12"), "{e}");
     }
 
     #[test]
     fn hosts_are_case_insensitive_and_may_carry_a_port() {
-        let m = parse(&GOOD.replace("\"connect.squareup.com\"", "\"Connect.SquareUp.com\", \"localhost:8080\""))
-            .expect("valid");
-        assert_eq!(m.capabilities.http_hosts, ["connect.squareup.com", "localhost:8080"]);
+        let m = parse(&GOOD.replace(
+            "\"connect.squareup.com\"",
+            "\"Connect.SquareUp.com\", \"localhost:8080\"",
+        ))
+        .expect("valid");
+        assert_eq!(
+            m.capabilities.http_hosts,
+            ["connect.squareup.com", "localhost:8080"]
+        );
         assert!(is_host("*.myshopify.com"));
         assert!(!is_host("*.com"));
         assert!(!is_host("*"));

@@ -1,5 +1,9 @@
 //! Opening a package folder: manifest, component bytes, digest, and the
 //! checks that must pass before the component is compiled or instantiated.
+#![expect(
+    clippy::result_large_err,
+    reason = "package errors are built once per load and carry what the operator needs to read"
+)]
 
 use super::{
     EXPORTED_INTERFACE, MANIFEST_FILE, Manifest, ManifestError, SUPPORTED_WIT, WASM_FILE,

@@ -109,7 +109,9 @@ pub(crate) fn prepare(
         None => {
             check_path(&req.path).map_err(HttpError::Denied)?;
             let mut url = url::Url::parse(base).map_err(|e| {
-                HttpError::NotConfigured(format!("the shop's `pos_base_url` {base:?} is not a URL ({e})"))
+                HttpError::NotConfigured(format!(
+                    "the shop's `pos_base_url` {base:?} is not a URL ({e})"
+                ))
             })?;
             if !matches!(url.scheme(), "https" | "http") {
                 return Err(HttpError::NotConfigured(format!(
@@ -135,7 +137,10 @@ pub(crate) fn prepare(
         None => pattern == host,
     };
     let allowed = http_hosts.iter().any(|entry| match entry.rsplit_once(':') {
-        Some((h, p)) => host_matches(h) && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string()),
+        Some((h, p)) => {
+            host_matches(h)
+                && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string())
+        }
         None => host_matches(entry) && url.port().is_none(),
     });
     if !allowed {
@@ -172,8 +177,13 @@ fn absolute_https(path: &str) -> Result<Option<url::Url>, HttpError> {
     if lower.as_deref() != Some("https://") {
         return Ok(None);
     }
-    let url = url::Url::parse(path).map_err(|e| HttpError::Denied(format!("{path:?} is not a URL ({e})")))?;
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+    let url = url::Url::parse(path)
+        .map_err(|e| HttpError::Denied(format!("{path:?} is not a URL ({e})")))?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(HttpError::Denied(format!(
             "{path:?} must not carry credentials, a query or a fragment; pass query parameters in `query`"
         )));
@@ -249,17 +259,49 @@ mod tests {
 
     #[test]
     fn full_https_urls_and_wildcards_obey_the_allowlist() {
-        let hosts = vec!["products.izettle.com".to_string(), "inventory.izettle.com".to_string(), "*.myshopify.com".to_string()];
-        let ok = prepare(&hosts, Some("https://products.izettle.com"), req("https://inventory.izettle.com/v3/stock"))
-            .expect("declared second host");
+        let hosts = vec![
+            "products.izettle.com".to_string(),
+            "inventory.izettle.com".to_string(),
+            "*.myshopify.com".to_string(),
+        ];
+        let ok = prepare(
+            &hosts,
+            Some("https://products.izettle.com"),
+            req("https://inventory.izettle.com/v3/stock"),
+        )
+        .expect("declared second host");
         assert_eq!(ok.url.host_str(), Some("inventory.izettle.com"));
-        for bad in ["https://evil.example/x", "http://inventory.izettle.com/x", "https://user:pw@inventory.izettle.com/x", "https://inventory.izettle.com/../x"] {
-            denied(prepare(&hosts, Some("https://products.izettle.com"), req(bad)));
+        for bad in [
+            "https://evil.example/x",
+            "http://inventory.izettle.com/x",
+            "https://user:pw@inventory.izettle.com/x",
+            "https://inventory.izettle.com/../x",
+        ] {
+            denied(prepare(
+                &hosts,
+                Some("https://products.izettle.com"),
+                req(bad),
+            ));
         }
-        assert!(prepare(&hosts, Some("https://acme.myshopify.com"), req("/admin/api/2025-07/products.json")).is_ok());
-        denied(prepare(&hosts, Some("https://a.b.myshopify.com"), req("/x")));
+        assert!(
+            prepare(
+                &hosts,
+                Some("https://acme.myshopify.com"),
+                req("/admin/api/2025-07/products.json")
+            )
+            .is_ok()
+        );
+        denied(prepare(
+            &hosts,
+            Some("https://a.b.myshopify.com"),
+            req("/x"),
+        ));
         denied(prepare(&hosts, Some("https://myshopify.com"), req("/x")));
-        denied(prepare(&hosts, Some("https://evilmyshopify.com"), req("/x")));
+        denied(prepare(
+            &hosts,
+            Some("https://evilmyshopify.com"),
+            req("/x"),
+        ));
     }
 
     #[test]

@@ -6,13 +6,7 @@ use crate::runtime::bindings::settings::Host;
 
 impl Host for HostState {
     fn get(&mut self, key: String) -> Option<String> {
-        if self
-            .manifest
-            .capabilities
-            .settings
-            .iter()
-            .any(|s| *s == key)
-        {
+        if self.manifest.capabilities.settings.contains(&key) {
             return self.settings.get(&key).cloned();
         }
         self.warn_once(&format!("setting:{key}"), || {

@@ -6,6 +6,13 @@
 //! Probes report what they observed as upserts whose `external_ref` names the
 //! probe and whose `name` is the observation, so a test can assert that the
 //! adapter saw nothing.
+#![cfg_attr(
+    not(target_arch = "wasm32"),
+    allow(
+        dead_code,
+        reason = "the hostile behaviours are exported only from the Wasm build"
+    )
+)]
 
 use snapact_adapter_sdk::http::{HttpError, Method, Request};
 use snapact_adapter_sdk::signatures::{HmacAlgorithm, SignatureEncoding};
