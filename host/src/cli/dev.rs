@@ -36,7 +36,7 @@ fn dev_config(sandbox_url: &str, store: &Path, adapters: &Path) -> String {
     for (id, _) in SHOPS {
         let env = format!("DEV_KEY_{}", id.replace('-', "_").to_uppercase());
         text.push_str(&format!(
-            "[[shop]]\nid = {id:?}\nadapter = \"square@^1\"\nsnapact_key = {{ env = {env:?} }}\nsettings = {{ location_id = {LOCATION:?}, currency = \"NGN\", low_stock_threshold = \"10\", tax_mode = \"inclusive\" }}\n"
+            "[[shop]]\nid = {id:?}\nadapter = \"square@^1\"\nsnapact_key = {{ env = {env:?} }}\nsettings = {{ location_id = {LOCATION:?}, currency = \"NGN\", low_stock_threshold = \"10\" }}\n"
         ));
     }
     text
