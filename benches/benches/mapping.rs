@@ -54,7 +54,25 @@ fn main() -> anyhow::Result<()> {
     let out = root.join("target/bench-adapters");
     let pkg_dir = build::build_rust_adapter(&root.join("adapters/square"), &out)
         .context("building the Square adapter")?;
-    let pkg = Package::open(&pkg_dir)?;
+    // 100,000 variations in one call need more than the adapter's 64 MB
+    // default: benchmark a copy whose manifest asks for 512 MB.
+    let big_dir = out.join("square-bench");
+    std::fs::create_dir_all(&big_dir)?;
+    std::fs::copy(pkg_dir.join("adapter.wasm"), big_dir.join("adapter.wasm"))?;
+    let manifest = std::fs::read_to_string(pkg_dir.join("adapter.toml"))?;
+    let manifest: String = manifest
+        .lines()
+        .map(|l| {
+            if l.starts_with("memory_mb") {
+                "memory_mb = 512"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(big_dir.join("adapter.toml"), manifest)?;
+    let pkg = Package::open(&big_dir)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
