@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod orders;
 pub mod outbox;
 pub mod pos;
 pub mod registry;

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod backoff;
+pub mod inbox;
 pub mod relay;
 pub mod sqlite;
 pub mod store;
@@ -33,6 +34,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use backoff::Backoff;
+pub use inbox::{
+    Disposition, EventResult, InboxCounts, InboxEvent, InboxStore, NewEvent, OrderProgress,
+    ParkedEvent,
+};
 pub use relay::{
     DeliveryEvent, DuplicateRelay, Relay, RelayConfig, RelayHandle, RelayState, Relays,
 };

@@ -17,6 +17,8 @@
 //! ```
 
 pub mod client;
+pub mod events;
+pub mod signing;
 pub mod wire;
 
 use std::future::Future;

@@ -23,8 +23,11 @@ use super::{Clock, SharedClock, SystemClock, compare_versions};
 use crate::catalog::{Availability, Change, Item, StockTarget};
 use crate::snapact::UpsertItem;
 
+mod inbox;
+
 /// Schema migrations; `PRAGMA user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE outbox (
     id                INTEGER PRIMARY KEY,   -- arrival order
     shop              TEXT NOT NULL,
@@ -110,7 +113,35 @@ CREATE TABLE deliveries (                     -- audit counters and shop state
     paused_reason   TEXT,
     paused_at       INTEGER
 );
-"#];
+"#,
+    r#"
+CREATE TABLE inbox (                          -- SnapAct webhook events
+    seq             INTEGER PRIMARY KEY,      -- arrival order
+    shop            TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    order_id        TEXT,
+    body            BLOB NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'done', 'parked', 'recorded', 'ignored')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    last_error      TEXT,
+    received_at     INTEGER NOT NULL,
+    finished_at     INTEGER,
+    UNIQUE (shop, event_id)
+);
+CREATE INDEX inbox_due ON inbox (shop, next_attempt_at) WHERE state = 'pending';
+CREATE INDEX inbox_order ON inbox (shop, order_id) WHERE order_id IS NOT NULL;
+CREATE TABLE orders (                         -- SnapAct orders created in the POS
+    shop             TEXT NOT NULL,
+    order_id         TEXT NOT NULL,
+    pos_order_id     TEXT NOT NULL,
+    pos_order_number TEXT,
+    pushed_at        INTEGER NOT NULL,
+    PRIMARY KEY (shop, order_id)
+) WITHOUT ROWID;
+"#,
+];
 
 /// The SQLite outbox. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
@@ -1192,7 +1223,17 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue(&self, shop: &str, changes: Vec<Change>) -> Result<EnqueueReport, StoreError> {
+        self.enqueue_with_cursor(shop, changes, None).await
+    }
+
+    async fn enqueue_with_cursor(
+        &self,
+        shop: &str,
+        changes: Vec<Change>,
+        cursor: Option<(&str, &str)>,
+    ) -> Result<EnqueueReport, StoreError> {
         let shop = shop.to_owned();
+        let cursor = cursor.map(|(n, v)| (n.to_owned(), v.to_owned()));
         self.run(move |conn, now| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1215,6 +1256,9 @@ impl Store for SqliteStore {
                 enqueuer.change(change)?;
             }
             let report = enqueuer.report;
+            if let Some((name, value)) = cursor {
+                save_cursor(&tx, &shop, &name, &value, now)?;
+            }
             tx.commit().ctx("committing an enqueue")?;
             Ok(report)
         })
@@ -1348,16 +1392,24 @@ impl Store for SqliteStore {
 
     async fn set_cursor(&self, shop: &str, name: &str, value: &str) -> Result<(), StoreError> {
         let (shop, name, value) = (shop.to_owned(), name.to_owned(), value.to_owned());
-        self.run(move |conn, now| {
-            conn.prepare_cached(
-                "INSERT INTO cursors (shop, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (shop, name) DO UPDATE SET value = excluded.value,
-                     updated_at = excluded.updated_at",
-            )
-            .and_then(|mut s| s.execute(params![shop, name, value, now]))
-            .ctx("saving a cursor")?;
-            Ok(())
-        })
-        .await
+        self.run(move |conn, now| save_cursor(conn, &shop, &name, &value, now))
+            .await
     }
+}
+
+fn save_cursor(
+    conn: &Connection,
+    shop: &str,
+    name: &str,
+    value: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO cursors (shop, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (shop, name) DO UPDATE SET value = excluded.value,
+             updated_at = excluded.updated_at",
+    )
+    .and_then(|mut s| s.execute(params![shop, name, value, now]))
+    .ctx("saving a cursor")?;
+    Ok(())
 }

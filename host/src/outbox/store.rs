@@ -244,6 +244,16 @@ pub trait Store: Send + Sync + 'static {
         changes: Vec<Change>,
     ) -> impl Future<Output = Result<EnqueueReport, StoreError>> + Send;
 
+    /// Like [`Store::enqueue`], and saves the poll cursor `(name, value)` in
+    /// the same transaction: a cursor never gets ahead of the changes it
+    /// covers, so a crash resumes the poll where its changes stopped.
+    fn enqueue_with_cursor(
+        &self,
+        shop: &str,
+        changes: Vec<Change>,
+        cursor: Option<(&str, &str)>,
+    ) -> impl Future<Output = Result<EnqueueReport, StoreError>> + Send;
+
     /// Up to `limit` of the shop's due changes, in arrival order.
     fn lease(
         &self,
@@ -357,11 +367,14 @@ impl ShopStatus {
     }
 }
 
-fn ser_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::snapact::wire::rfc3339(*t))
 }
 
-fn ser_opt_time<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_opt_time<S: serde::Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => ser_time(t, s),
         None => s.serialize_none(),

@@ -400,7 +400,10 @@ async fn group_commit_is_durable_and_survives_reopen() {
             .expect("cursor");
     }
     let store = open_store(&dir);
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        snapact_host::outbox::sqlite::SCHEMA_VERSION
+    );
     assert_eq!(status(&store).await.pending, 5_000);
     assert_eq!(
         store
