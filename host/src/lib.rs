@@ -20,6 +20,7 @@ pub mod config;
 pub mod daemon;
 pub mod orders;
 pub mod outbox;
+pub mod poller;
 pub mod pos;
 pub mod registry;
 pub mod runtime;
