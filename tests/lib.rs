@@ -21,6 +21,83 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+pub mod fake_square;
+
+/// Everything the host logged in this test process since the first
+/// [`capture_logs`], at debug level and above (both formats' content).
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Route every log line of this test process (all tests, all threads) into
+/// a buffer, from now on. Idempotent. Tests that handle secrets call it
+/// first and [`assert_logs_hold_no_secret`] last.
+pub fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = LogSink(Arc::clone(&buffer));
+        let installed = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,wasmtime=warn,cranelift=warn,cranelift_codegen=warn,hyper=info,h2=info,reqwest=debug,rustls=info",
+            ))
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .try_init();
+        assert!(
+            installed.is_ok(),
+            "another tracing subscriber was installed first; logs would escape the check"
+        );
+        buffer
+    });
+}
+
+/// Everything captured so far.
+pub fn captured_logs() -> String {
+    let buffer = LOGS.get().expect("capture_logs() was called");
+    String::from_utf8_lossy(&buffer.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+}
+
+/// Fails if any of `secrets` appears in any log line captured so far (by
+/// any test in this process), and if nothing at all was captured (the
+/// check would be vacuous).
+pub fn assert_logs_hold_no_secret(secrets: &[&str]) {
+    let logs = captured_logs();
+    assert!(
+        !logs.is_empty(),
+        "no logs were captured: the check would prove nothing"
+    );
+    for secret in secrets {
+        if let Some(at) = logs.find(secret) {
+            let start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+            panic!(
+                "a secret value appears in the logs: {}",
+                &logs[start..end].replace(secret, "<SECRET>")
+            );
+        }
+    }
+}
+
+/// `tests/fixtures/`: vendor payloads with their sources.
+pub fn fixtures_dir() -> PathBuf {
+    workspace_root().join("tests").join("fixtures")
+}
+
 /// Where test adapter packages are written.
 pub fn test_adapters_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -117,6 +117,14 @@ pub struct SandboxArgs {
     /// Seed for the fault dice (reproducible runs).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Where a tenant's signed webhooks go, `TENANT=URL`
+    /// (e.g. `lagos-main=http://127.0.0.1:8080/webhooks/snapact/lagos-main`); repeatable.
+    #[arg(long = "webhook", value_name = "TENANT=URL")]
+    pub webhooks: Vec<String>,
+    /// The secret a tenant's webhooks are signed with, `TENANT=SECRET`
+    /// (the shop's `webhook_secret` in the host's config); repeatable.
+    #[arg(long = "webhook-secret", value_name = "TENANT=SECRET")]
+    pub webhook_secrets: Vec<String>,
 }
 
 /// `import`.
@@ -172,8 +180,12 @@ pub struct RetryArgs {
     /// The shop.
     #[arg(long)]
     pub shop: String,
-    /// Parked ids to retry (default: all of the shop's).
+    /// Parked change ids to retry (with no ids and no --event: every
+    /// parked change and SnapAct event of the shop).
     pub ids: Vec<i64>,
+    /// A parked SnapAct event (an order that could not be created) to retry.
+    #[arg(long = "event", value_name = "EVENT_ID")]
+    pub events: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

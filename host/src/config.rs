@@ -186,6 +186,13 @@ struct RawShop {
     secrets: BTreeMap<String, SecretRef>,
     #[serde(default)]
     settings: BTreeMap<String, String>,
+    poll: Option<RawPoll>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    every: String,
 }
 
 /// One webhook secret, or several during rotation.
@@ -364,6 +371,8 @@ pub struct ShopConfig {
     pub secrets: BTreeMap<String, SecretString>,
     /// Non-secret settings adapters may read.
     pub settings: BTreeMap<String, String>,
+    /// Poll the POS through the adapter this often (`poll = { every = "5m" }`).
+    pub poll_every: Option<Duration>,
 }
 
 /// Overrides from the command line; they win over env and file.
@@ -429,6 +438,35 @@ fn check_url(key: &str, url: &str, allow_http: bool) -> Result<String, ConfigErr
         return Err(invalid(key, format!("{url:?} has no host")));
     }
     Ok(url.trim_end_matches('/').to_string())
+}
+
+/// `"90s"`, `"5m"`, `"1h"`: a poll interval, at least one second.
+fn parse_interval(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n.parse().map_err(|_| {
+        invalid(
+            key,
+            format!("{text:?} is not an interval such as \"30s\", \"5m\" or \"1h\""),
+        )
+    })?;
+    let secs = match unit.trim() {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        invalid(
+            key,
+            format!("{text:?} is not an interval such as \"30s\", \"5m\" or \"1h\""),
+        )
+    })?;
+    if secs == 0 {
+        return Err(invalid(key, "the interval must be at least 1s"));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
@@ -597,7 +635,12 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
                 ))
             })
             .collect::<Result<_, ConfigError>>()?;
+        let poll_every = s
+            .poll
+            .map(|p| parse_interval(&key("poll.every"), &p.every))
+            .transpose()?;
         shops.push(ShopConfig {
+            poll_every,
             id: s.id,
             adapter,
             snapact_key,
@@ -628,6 +671,28 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn poll_intervals() {
+        assert_eq!(
+            parse_interval("k", "5m").expect("test setup"),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            parse_interval("k", "90s").expect("test setup"),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            parse_interval("k", "2h").expect("test setup"),
+            Duration::from_secs(7200)
+        );
+        for bad in ["", "5", "m", "0s", "5 minutes", "-1s", "1.5m"] {
+            let e = parse_interval("shop[a].poll.every", bad)
+                .expect_err("must fail")
+                .to_string();
+            assert!(e.starts_with("shop[a].poll.every:"), "{e}");
+        }
+    }
 
     fn env() -> BTreeMap<String, String> {
         [

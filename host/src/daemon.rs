@@ -1,6 +1,8 @@
-//! The connector daemon: the store, the adapters each shop uses, one relay
-//! per shop delivering to SnapAct, and the HTTP server (health; webhooks).
-//! `snapact-host run` and `snapact-host dev` both start one.
+//! The connector daemon: the store, the adapters each shop uses, and per
+//! shop a relay delivering to SnapAct, an order worker pushing paid orders
+//! into the POS and (when configured) a poller; plus the HTTP server
+//! (health, SnapAct and POS webhooks). `snapact-host run` and
+//! `snapact-host dev` both start one.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,11 +18,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{AdapterSpec, Config, ShopConfig};
+use crate::orders::{self, OrderTarget, OrderWorker, OrdersConfig};
 use crate::outbox::relay::{RelayConfig, Relays};
-use crate::outbox::{Backoff, SqliteStore};
+use crate::outbox::{Backoff, SharedClock, SqliteStore, SystemClock};
+use crate::poller::{self, PollSource, Poller, PollerConfig};
 use crate::registry::Package;
-use crate::runtime::{LoadedAdapter, Runtime, RuntimeConfig, ShopContext};
+use crate::runtime::{
+    CallError, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
+    RuntimeConfig, ShopContext,
+};
 use crate::snapact::client::{ConnectClient, ConnectConfig};
+use crate::webhooks::{ShopHooks, Webhooks};
 
 /// A shop as the daemon serves it.
 pub struct Shop {
@@ -40,6 +48,24 @@ impl Shop {
             pos_base_url: self.config.pos_base_url.clone(),
             pos: None,
         }
+    }
+}
+
+impl OrderTarget for Arc<Shop> {
+    async fn push_order(&self, order: Order) -> Result<PosOrderRef, CallError> {
+        self.adapter.push_order(&self.context(), order).await
+    }
+
+    async fn order_status_changed(&self, update: OrderStatusUpdate) -> Result<(), CallError> {
+        self.adapter
+            .order_status_changed(&self.context(), update)
+            .await
+    }
+}
+
+impl PollSource for Arc<Shop> {
+    async fn poll(&self, cursor: Option<String>) -> Result<PollPage, CallError> {
+        self.adapter.poll(&self.context(), cursor).await
     }
 }
 
@@ -146,6 +172,18 @@ pub fn start_relays(config: &Config, store: &Arc<SqliteStore>) -> anyhow::Result
     Ok(relays)
 }
 
+/// The order workers' retry policy from the config.
+pub fn orders_config(config: &Config) -> OrdersConfig {
+    OrdersConfig {
+        backoff: Backoff {
+            base: config.relay.backoff_base,
+            cap: config.relay.backoff_cap,
+        },
+        max_age: config.relay.max_age,
+        ..OrdersConfig::default()
+    }
+}
+
 /// A running daemon.
 pub struct Daemon {
     /// The durable store.
@@ -154,6 +192,10 @@ pub struct Daemon {
     pub shops: Vec<Arc<Shop>>,
     /// Their relays.
     pub relays: Relays,
+    /// Their order workers.
+    pub orders: Vec<OrderWorker>,
+    /// Pollers of the shops that poll.
+    pub pollers: BTreeMap<String, Poller>,
     server: JoinHandle<anyhow::Result<()>>,
     stop: watch::Sender<bool>,
 }
@@ -161,6 +203,15 @@ pub struct Daemon {
 impl Daemon {
     /// Open the store, load adapters, start relays and serve HTTP on `listener`.
     pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Daemon> {
+        Self::start_with_clock(config, listener, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Daemon::start`]; `clock` checks webhook timestamps (tests).
+    pub async fn start_with_clock(
+        config: &Config,
+        listener: TcpListener,
+        clock: SharedClock,
+    ) -> anyhow::Result<Daemon> {
         let store = Arc::new(SqliteStore::open(&config.store_path).with_context(|| {
             format!(
                 "failed to open the outbox at {}",
@@ -170,8 +221,49 @@ impl Daemon {
         let runtime = runtime_for(config)?;
         let shops = load_shops(config, &runtime).await?;
         let relays = start_relays(config, &store)?;
+        let mut orders = Vec::new();
+        let mut pollers = BTreeMap::new();
+        let mut hooks = Vec::new();
+        for shop in &shops {
+            let id = &shop.config.id;
+            let relay = relays
+                .get(id)
+                .map(|r| r.waker())
+                .context("a shop has no relay")?;
+            let worker = orders::spawn(
+                id,
+                Arc::clone(&store),
+                Arc::clone(shop),
+                orders_config(config),
+            );
+            let mut poll = None;
+            if let Some(every) = shop.config.poll_every {
+                let p = poller::spawn(
+                    id,
+                    Arc::clone(&store),
+                    Arc::clone(shop),
+                    PollerConfig::every(every),
+                    Arc::clone(&relay),
+                );
+                poll = Some(p.trigger_handle());
+                pollers.insert(id.clone(), p);
+            }
+            hooks.push(ShopHooks {
+                shop: Arc::clone(shop),
+                relay,
+                orders: worker.waker(),
+                poll,
+            });
+            orders.push(worker);
+        }
+        let webhooks = Webhooks::new(
+            hooks,
+            Arc::clone(&store),
+            clock,
+            config.server.public_url.clone(),
+        );
         let (stop, stop_rx) = watch::channel(false);
-        let router = router(!shops.is_empty());
+        let router = router(!shops.is_empty()).merge(webhooks.router(config.server.max_body_bytes));
         let addr = listener.local_addr().ok();
         let server = tokio::spawn(async move {
             let mut stop_rx = stop_rx;
@@ -183,12 +275,15 @@ impl Daemon {
                 .context("the HTTP server failed")
         });
         if let Some(addr) = addr {
-            tracing::info!(%addr, shops = shops.len(), "host listening (/healthz, /readyz)");
+            tracing::info!(%addr, shops = shops.len(), polling = pollers.len(),
+                "host listening (/healthz, /readyz, /webhooks/snapact/{{shop}}, /webhooks/pos/{{shop}})");
         }
         Ok(Daemon {
             store,
             shops,
             relays,
+            orders,
+            pollers,
             server,
             stop,
         })
@@ -206,6 +301,12 @@ impl Daemon {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing batches in flight");
         let _ = self.stop.send(true);
+        for (_, p) in self.pollers {
+            p.shutdown().await;
+        }
+        for w in self.orders {
+            w.shutdown().await;
+        }
         self.relays.shutdown().await;
         match self.server.await {
             Ok(r) => r,

@@ -27,3 +27,4 @@ pub mod runtime;
 pub mod sandbox;
 pub mod snapact;
 pub mod telemetry;
+pub mod webhooks;

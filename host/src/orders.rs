@@ -85,6 +85,11 @@ impl OrderWorker {
         self.wake.notify_one();
     }
 
+    /// A handle the webhook route wakes the worker with.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Stop after the event in flight.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);

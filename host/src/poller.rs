@@ -76,6 +76,11 @@ impl Poller {
         self.trigger.notify_one();
     }
 
+    /// A handle POS webhooks trigger a poll with.
+    pub fn trigger_handle(&self) -> Arc<Notify> {
+        Arc::clone(&self.trigger)
+    }
+
     /// Completed cycles so far (tests and status).
     pub fn cycles(&self) -> watch::Receiver<u64> {
         self.cycles.clone()

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+mod orders;
 mod routes;
 mod state;
 pub mod validate;
@@ -39,6 +40,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+pub use orders::{EventDelivery, SandboxWebhook};
 pub use state::Stats;
 
 use routes::ConnKill;
@@ -103,6 +105,8 @@ pub struct SandboxConfig {
     pub seed: Option<u64>,
     /// Largest batch accepted.
     pub max_batch: usize,
+    /// Where each tenant's signed events (`order.paid`, ...) are delivered.
+    pub webhooks: Vec<SandboxWebhook>,
 }
 
 impl Default for SandboxConfig {
@@ -116,6 +120,7 @@ impl Default for SandboxConfig {
             drop_after_apply_rate: 0.0,
             seed: None,
             max_batch: crate::snapact::wire::DEFAULT_BATCH_SIZE,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -146,6 +151,7 @@ pub(crate) struct Inner {
     config: SandboxConfig,
     tenants: HashMap<String, String>,
     state: State,
+    orders: orders::Orders,
 }
 
 impl Inner {
@@ -210,6 +216,7 @@ impl Sandbox {
                 config,
                 tenants,
                 state,
+                orders: orders::Orders::default(),
             }),
         })
     }
@@ -230,6 +237,11 @@ impl Sandbox {
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
+    }
+
+    /// Every webhook event emitted so far, with its delivery state.
+    pub fn deliveries(&self) -> Vec<EventDelivery> {
+        self.inner.orders.deliveries()
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets open

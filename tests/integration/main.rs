@@ -5,3 +5,4 @@ mod conformance;
 mod containment;
 mod loading;
 mod pipeline;
+mod webhooks;

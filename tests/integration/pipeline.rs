@@ -4,4 +4,4 @@
 mod delivery;
 mod sandbox;
 mod store;
-mod support;
+pub(crate) mod support;

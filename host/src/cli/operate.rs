@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use super::{EXIT_DATA, ImportArgs, OutboxCommand, RunArgs};
 use crate::daemon::{self, Daemon, shutdown_signal};
 use crate::outbox::SqliteStore;
+use crate::outbox::inbox::{InboxCounts, InboxStore};
 use crate::outbox::relay::Relays;
 use crate::outbox::store::{DrainOutcome, ParkedSelection, ShopStatus, Store, wait_drained};
 
@@ -178,15 +179,26 @@ fn age(secs: Option<u64>) -> String {
     }
 }
 
-fn status_line(s: &ShopStatus) -> String {
+/// A shop's outbox status and its SnapAct events, as `outbox status` prints them.
+#[derive(serde::Serialize)]
+struct StatusRow {
+    #[serde(flatten)]
+    status: ShopStatus,
+    orders: InboxCounts,
+}
+
+fn status_line(row: &StatusRow) -> String {
+    let s = &row.status;
+    let o = &row.orders;
     format!(
-        "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10}  {}",
+        "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10} {:>16}  {}",
         s.shop,
         s.pending,
         s.pending_stock,
         s.parked,
         s.acknowledged,
         age(s.oldest_pending_age_secs),
+        format!("{}/{}/{}", o.pending, o.parked, o.orders_pushed),
         match (&s.paused, &s.last_error) {
             (Some(p), _) => format!("PAUSED: {p}"),
             (None, Some(e)) if s.pending > 0 => format!("retrying: {e}"),
@@ -210,17 +222,25 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
                 }
             }
             statuses.sort_by(|a, b| a.shop.cmp(&b.shop));
+            let mut rows = Vec::with_capacity(statuses.len());
+            for status in statuses {
+                let orders = store.inbox_counts(&status.shop).await?;
+                rows.push(StatusRow { status, orders });
+            }
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&statuses)?);
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!(
-                    "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10}  state",
-                    "shop", "pending", "stock*", "parked", "acked", "oldest"
+                    "{:<20} {:>8} {:>8} {:>7} {:>8} {:>10} {:>16}  state",
+                    "shop", "pending", "stock*", "parked", "acked", "oldest", "orders p/x/ok"
                 );
-                for s in &statuses {
-                    println!("{}", status_line(s));
+                for r in &rows {
+                    println!("{}", status_line(r));
                 }
-                println!("(stock*: stock changes waiting for their item to arrive in full)");
+                println!("(stock*: stock changes waiting for their item to arrive in full;");
+                println!(
+                    " orders p/x/ok: SnapAct events pending / parked / orders created in the POS)"
+                );
             }
             Ok(0)
         }
@@ -228,9 +248,11 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
             let config = args.config.load()?;
             let store = SqliteStore::open(&config.store_path)?;
             let parked = store.parked(args.shop.as_deref()).await?;
+            let events = store.parked_events(args.shop.as_deref()).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&parked)?);
-            } else if parked.is_empty() {
+                let all = serde_json::json!({ "changes": parked, "events": events });
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else if parked.is_empty() && events.is_empty() {
                 println!("nothing parked");
             } else {
                 for p in &parked {
@@ -239,9 +261,21 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
                         p.id, p.shop, p.op, p.external_ref, p.reason
                     );
                 }
+                for e in &events {
+                    println!(
+                        "{:<22} {:<16} {:<20} order {:<16} {}",
+                        e.event_id,
+                        e.shop,
+                        e.event_type,
+                        e.order_id.as_deref().unwrap_or("-"),
+                        e.reason
+                    );
+                }
                 println!(
-                    "{} parked; retry with `snapact-host outbox retry --shop SHOP [ID...]`",
-                    parked.len()
+                    "{} changes and {} SnapAct events parked; retry with \
+                     `snapact-host outbox retry --shop SHOP [ID...] [--event EVENT_ID]...`",
+                    parked.len(),
+                    events.len()
                 );
             }
             Ok(0)
@@ -249,16 +283,41 @@ pub(super) async fn outbox(cmd: OutboxCommand) -> anyhow::Result<u8> {
         OutboxCommand::Retry(args) => {
             let config = args.config.load()?;
             let store = SqliteStore::open(&config.store_path)?;
-            let which = if args.ids.is_empty() {
-                ParkedSelection::All
+            if config.shop(&args.shop).is_none() {
+                anyhow::bail!(
+                    "shop `{}` is not in {}: check --shop",
+                    args.shop,
+                    args.config.config.display()
+                );
+            }
+            let everything = args.ids.is_empty() && args.events.is_empty();
+            let report = if everything || !args.ids.is_empty() {
+                let which = if args.ids.is_empty() {
+                    ParkedSelection::All
+                } else {
+                    ParkedSelection::Ids(args.ids.clone())
+                };
+                Some(store.retry_parked(&args.shop, which).await?)
             } else {
-                ParkedSelection::Ids(args.ids.clone())
+                None
             };
-            let report = store.retry_parked(&args.shop, which).await?;
+            let mut events = 0;
+            if everything {
+                events += store.retry_parked_events(&args.shop, None).await?;
+            }
+            for id in &args.events {
+                events += store.retry_parked_events(&args.shop, Some(id)).await?;
+            }
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let out = serde_json::json!({ "changes": report, "events": events });
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                println!("{report:?}");
+                if let Some(r) = report {
+                    println!("{r:?}");
+                }
+                println!(
+                    "{events} SnapAct events pending again; a running host picks them up within its backoff"
+                );
             }
             Ok(0)
         }

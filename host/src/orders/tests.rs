@@ -28,8 +28,8 @@ fn call_error(function: Function, error: AdapterError) -> CallError {
 
 impl OrderTarget for Arc<FakePos> {
     async fn push_order(&self, order: Order) -> Result<PosOrderRef, CallError> {
-        self.pushes.lock().unwrap().push(order.clone());
-        match self.script.lock().unwrap().pop_front() {
+        self.pushes.lock().expect("test setup").push(order.clone());
+        match self.script.lock().expect("test setup").pop_front() {
             Some(Err(e)) => Err(call_error(Function::PushOrder, e)),
             _ => Ok(PosOrderRef {
                 id: format!("POS-{}", order.order_id),
@@ -45,7 +45,7 @@ impl OrderTarget for Arc<FakePos> {
                 AdapterError::Unsupported("no statuses".into()),
             ));
         }
-        self.statuses.lock().unwrap().push(update);
+        self.statuses.lock().expect("test setup").push(update);
         Ok(())
     }
 }
@@ -93,7 +93,7 @@ fn config() -> OrdersConfig {
 
 fn store() -> Arc<SqliteStore> {
     let clock = TokioClock::starting_at(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-    Arc::new(SqliteStore::open_in_memory(Arc::new(clock)).unwrap())
+    Arc::new(SqliteStore::open_in_memory(Arc::new(clock)).expect("test setup"))
 }
 
 /// Lets the worker run (paused time auto-advances when everything idles)
@@ -109,7 +109,7 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 }
 
 async fn counts(store: &SqliteStore) -> crate::outbox::InboxCounts {
-    store.inbox_counts("shop").await.unwrap()
+    store.inbox_counts("shop").await.expect("test setup")
 }
 
 #[tokio::test(start_paused = true)]
@@ -121,10 +121,13 @@ async fn a_paid_order_is_pushed_once_whatever_is_redelivered() {
         store
             .record_event("shop", paid("evt_1", "ord_1"))
             .await
-            .unwrap()
+            .expect("test setup")
     );
     worker.notify();
-    until("the push", async || pos.pushes.lock().unwrap().len() == 1).await;
+    until("the push", async || {
+        pos.pushes.lock().expect("test setup").len() == 1
+    })
+    .await;
     until("the event closed", async || {
         counts(&store).await.orders_pushed == 1
     })
@@ -135,23 +138,26 @@ async fn a_paid_order_is_pushed_once_whatever_is_redelivered() {
         !store
             .record_event("shop", paid("evt_1", "ord_1"))
             .await
-            .unwrap()
+            .expect("test setup")
     );
     assert!(
         store
             .record_event("shop", paid("evt_1b", "ord_1"))
             .await
-            .unwrap()
+            .expect("test setup")
     );
     worker.notify();
     until("both events done", async || counts(&store).await.done == 2).await;
     worker.shutdown().await;
-    let pushes = pos.pushes.lock().unwrap();
+    let pushes = pos.pushes.lock().expect("test setup").clone();
     assert_eq!(pushes.len(), 1, "the order was pushed once");
     assert_eq!(pushes[0].idempotency_key, idempotency_key("shop", "ord_1"));
     assert_eq!(pushes[0].total.amount_minor, 900);
     assert_eq!(
-        store.order_progress("shop", "ord_1").await.unwrap(),
+        store
+            .order_progress("shop", "ord_1")
+            .await
+            .expect("test setup"),
         OrderProgress::Pushed(PosOrderRef {
             id: "POS-ord_1".into(),
             number: None
@@ -166,7 +172,7 @@ async fn transient_failures_retry_with_the_same_key_then_succeed() {
     for _ in 0..3 {
         pos.script
             .lock()
-            .unwrap()
+            .expect("test setup")
             .push_back(Err(AdapterError::Upstream {
                 message: "Square answered 503".into(),
                 status: Some(503),
@@ -177,11 +183,11 @@ async fn transient_failures_retry_with_the_same_key_then_succeed() {
     store
         .record_event("shop", paid("evt_1", "ord_1"))
         .await
-        .unwrap();
+        .expect("test setup");
     worker.notify();
     until("pushed", async || counts(&store).await.orders_pushed == 1).await;
     worker.shutdown().await;
-    let pushes = pos.pushes.lock().unwrap();
+    let pushes = pos.pushes.lock().expect("test setup");
     assert_eq!(pushes.len(), 4, "three failures, then success");
     assert!(
         pushes
@@ -196,7 +202,7 @@ async fn permanent_failures_are_parked_with_the_pos_reason() {
     let pos = Arc::new(FakePos::default());
     pos.script
         .lock()
-        .unwrap()
+        .expect("test setup")
         .push_back(Err(AdapterError::Upstream {
             message: "Square: catalog object VAR1 not found".into(),
             status: Some(400),
@@ -206,11 +212,11 @@ async fn permanent_failures_are_parked_with_the_pos_reason() {
     store
         .record_event("shop", paid("evt_1", "ord_1"))
         .await
-        .unwrap();
+        .expect("test setup");
     worker.notify();
     until("parked", async || counts(&store).await.parked == 1).await;
     worker.shutdown().await;
-    let parked = store.parked_events(Some("shop")).await.unwrap();
+    let parked = store.parked_events(Some("shop")).await.expect("test setup");
     assert_eq!(parked[0].order_id.as_deref(), Some("ord_1"));
     assert!(
         parked[0]
@@ -219,7 +225,11 @@ async fn permanent_failures_are_parked_with_the_pos_reason() {
         "{}",
         parked[0].reason
     );
-    assert_eq!(pos.pushes.lock().unwrap().len(), 1, "not retried");
+    assert_eq!(
+        pos.pushes.lock().expect("test setup").len(),
+        1,
+        "not retried"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,7 +239,7 @@ async fn an_order_failing_past_max_age_is_parked() {
     for _ in 0..10_000 {
         pos.script
             .lock()
-            .unwrap()
+            .expect("test setup")
             .push_back(Err(AdapterError::Upstream {
                 message: "Square answered 503".into(),
                 status: Some(503),
@@ -240,17 +250,17 @@ async fn an_order_failing_past_max_age_is_parked() {
     store
         .record_event("shop", paid("evt_1", "ord_1"))
         .await
-        .unwrap();
+        .expect("test setup");
     worker.notify();
     until("parked", async || counts(&store).await.parked == 1).await;
     worker.shutdown().await;
-    let parked = store.parked_events(Some("shop")).await.unwrap();
+    let parked = store.parked_events(Some("shop")).await.expect("test setup");
     assert!(
         parked[0].reason.contains("still failing after"),
         "{}",
         parked[0].reason
     );
-    let attempts = pos.pushes.lock().unwrap().len();
+    let attempts = pos.pushes.lock().expect("test setup").len();
     // Backoff 1 s doubling to 60 s over an hour: far fewer than one a second.
     assert!((2..=400).contains(&attempts), "{attempts} attempts");
 }
@@ -261,7 +271,7 @@ async fn a_status_update_waits_for_its_order_and_carries_the_pos_reference() {
     let pos = Arc::new(FakePos::default());
     pos.script
         .lock()
-        .unwrap()
+        .expect("test setup")
         .push_back(Err(AdapterError::Upstream {
             message: "Square answered 503".into(),
             status: Some(503),
@@ -271,15 +281,15 @@ async fn a_status_update_waits_for_its_order_and_carries_the_pos_reference() {
     store
         .record_event("shop", paid("evt_1", "ord_1"))
         .await
-        .unwrap();
+        .expect("test setup");
     store
         .record_event("shop", status("evt_2", "ord_1", "ready"))
         .await
-        .unwrap();
+        .expect("test setup");
     worker.notify();
     until("both done", async || counts(&store).await.done == 2).await;
     worker.shutdown().await;
-    let statuses = pos.statuses.lock().unwrap();
+    let statuses = pos.statuses.lock().expect("test setup");
     assert_eq!(statuses.len(), 1);
     assert_eq!(statuses[0].status, OrderStatus::Ready);
     assert_eq!(
@@ -299,7 +309,7 @@ async fn unsupported_status_updates_are_done_not_parked() {
     store
         .record_event("shop", status("evt_2", "ord_9", "cancelled"))
         .await
-        .unwrap();
+        .expect("test setup");
     worker.notify();
     until("done", async || counts(&store).await.done == 1).await;
     worker.shutdown().await;

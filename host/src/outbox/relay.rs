@@ -111,6 +111,11 @@ impl RelayHandle {
         self.resume.notify_one();
     }
 
+    /// A handle others (webhooks, the poller) wake the relay with.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Current state.
     pub fn state(&self) -> RelayState {
         self.state.borrow().clone()

@@ -42,8 +42,8 @@ fn item(r: &str) -> Change {
 
 impl PollSource for Arc<Source> {
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, CallError> {
-        self.calls.lock().unwrap().push(cursor.clone());
-        if self.fail_next.lock().unwrap().pop_front() == Some(true) {
+        self.calls.lock().expect("test setup").push(cursor.clone());
+        if self.fail_next.lock().expect("test setup").pop_front() == Some(true) {
             return Err(CallError::Adapter {
                 adapter: "fake".into(),
                 version: semver::Version::new(1, 0, 0),
@@ -57,7 +57,7 @@ impl PollSource for Arc<Source> {
         }
         let n: usize = match cursor.as_deref() {
             None | Some("done") => 0,
-            Some(c) => c.trim_start_matches('p').parse().unwrap(),
+            Some(c) => c.trim_start_matches('p').parse().expect("test setup"),
         };
         let last = n + 1 == self.pages;
         Ok(PollPage {
@@ -75,7 +75,7 @@ impl PollSource for Arc<Source> {
 
 fn store() -> Arc<SqliteStore> {
     let clock = TokioClock::starting_at(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-    Arc::new(SqliteStore::open_in_memory(Arc::new(clock)).unwrap())
+    Arc::new(SqliteStore::open_in_memory(Arc::new(clock)).expect("test setup"))
 }
 
 fn config() -> PollerConfig {
@@ -86,7 +86,12 @@ fn config() -> PollerConfig {
 }
 
 async fn pending(store: &SqliteStore) -> usize {
-    store.lease("shop", 1000).await.unwrap().changes.len()
+    store
+        .lease("shop", 1000)
+        .await
+        .expect("test setup")
+        .changes
+        .len()
 }
 
 #[tokio::test(start_paused = true)]
@@ -104,19 +109,26 @@ async fn a_cycle_pages_through_and_stores_the_cursor_with_the_changes() {
         Arc::new(Notify::new()),
     );
     let mut cycles = poller.cycles();
-    cycles.wait_for(|n| *n >= 1).await.unwrap();
+    cycles.wait_for(|n| *n >= 1).await.expect("test setup");
     assert_eq!(
-        *source.calls.lock().unwrap(),
+        *source.calls.lock().expect("test setup"),
         vec![None, Some("p1".into()), Some("p2".into())]
     );
     assert_eq!(pending(&store).await, 3);
     assert_eq!(
-        store.cursor("shop", CURSOR).await.unwrap().as_deref(),
+        store
+            .cursor("shop", CURSOR)
+            .await
+            .expect("test setup")
+            .as_deref(),
         Some("done")
     );
     // The next cycle, `every` later, starts from the stored cursor.
-    cycles.wait_for(|n| *n >= 2).await.unwrap();
-    assert_eq!(source.calls.lock().unwrap()[3].as_deref(), Some("done"));
+    cycles.wait_for(|n| *n >= 2).await.expect("test setup");
+    assert_eq!(
+        source.calls.lock().expect("test setup")[3].as_deref(),
+        Some("done")
+    );
     poller.shutdown().await;
 }
 
@@ -128,7 +140,11 @@ async fn a_failed_page_resumes_from_the_last_durable_cursor() {
         ..Source::default()
     });
     // Page 0 succeeds, page 1 fails once.
-    source.fail_next.lock().unwrap().extend([false, true]);
+    source
+        .fail_next
+        .lock()
+        .expect("test setup")
+        .extend([false, true]);
     let poller = spawn(
         "shop",
         store.clone(),
@@ -136,9 +152,13 @@ async fn a_failed_page_resumes_from_the_last_durable_cursor() {
         config(),
         Arc::new(Notify::new()),
     );
-    poller.cycles().wait_for(|n| *n >= 1).await.unwrap();
+    poller
+        .cycles()
+        .wait_for(|n| *n >= 1)
+        .await
+        .expect("test setup");
     poller.shutdown().await;
-    let calls = source.calls.lock().unwrap().clone();
+    let calls = source.calls.lock().expect("test setup").clone();
     assert_eq!(
         calls,
         vec![
@@ -171,10 +191,10 @@ async fn a_trigger_polls_before_the_interval() {
         Arc::new(Notify::new()),
     );
     let mut cycles = poller.cycles();
-    cycles.wait_for(|n| *n >= 1).await.unwrap();
+    cycles.wait_for(|n| *n >= 1).await.expect("test setup");
     let before = tokio::time::Instant::now();
     poller.trigger();
-    cycles.wait_for(|n| *n >= 2).await.unwrap();
+    cycles.wait_for(|n| *n >= 2).await.expect("test setup");
     assert!(
         before.elapsed() < Duration::from_secs(3600),
         "triggered, not scheduled"
@@ -204,5 +224,5 @@ async fn a_cursor_that_never_ends_is_cut_off() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(*poller.cycles().borrow(), 0);
     poller.shutdown().await;
-    assert!(source.calls.lock().unwrap().len() >= 5);
+    assert!(source.calls.lock().expect("test setup").len() >= 5);
 }

@@ -36,6 +36,18 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         .route("/inventory/nearby", get(nearby))
         .route("/sandbox/items", get(items))
         .route("/sandbox/stats", get(stats))
+        .route(
+            "/sandbox/orders",
+            post(super::orders::create).get(super::orders::list),
+        )
+        .route(
+            "/sandbox/orders/{order_id}/status",
+            post(super::orders::set_status),
+        )
+        .route(
+            "/sandbox/events/{event_id}/redeliver",
+            post(super::orders::redeliver),
+        )
         .with_state(inner)
 }
 

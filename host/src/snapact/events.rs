@@ -236,8 +236,8 @@ mod tests {
 
     #[test]
     fn order_paid_maps_to_an_order_without_buyer_details() {
-        let env = Envelope::parse(PAID.as_bytes()).unwrap();
-        let Event::OrderPaid(order) = env.event().unwrap() else {
+        let env = Envelope::parse(PAID.as_bytes()).expect("test setup");
+        let Event::OrderPaid(order) = env.event().expect("test setup") else {
             panic!("not order.paid")
         };
         let o = order.to_order("lagos-main");
@@ -265,21 +265,21 @@ mod tests {
             r#""lines":[]"#,
         );
         let err = Envelope::parse(no_lines.as_bytes())
-            .unwrap()
+            .expect("test setup")
             .event()
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.to_string().contains("no lines"), "{err}");
         let zero = PAID.replace(r#""quantity":2"#, r#""quantity":0"#);
         let err = Envelope::parse(zero.as_bytes())
-            .unwrap()
+            .expect("test setup")
             .event()
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.to_string().contains("lines[0].quantity"), "{err}");
         let missing = PAID.replace(r#""total_minor":700000,"#, "");
         let err = Envelope::parse(missing.as_bytes())
-            .unwrap()
+            .expect("test setup")
             .event()
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.to_string().contains("total_minor"), "{err}");
         assert!(Envelope::parse(b"{\"id\":\"\",\"type\":\"x\"}").is_err());
         assert!(Envelope::parse(b"not json").is_err());
@@ -289,7 +289,10 @@ mod tests {
     fn other_events() {
         let status = r#"{"id":"evt_2","type":"order.status.updated","data":{"order_id":"ord_1","status":"ready"}}"#;
         assert_eq!(
-            Envelope::parse(status.as_bytes()).unwrap().event().unwrap(),
+            Envelope::parse(status.as_bytes())
+                .expect("test setup")
+                .event()
+                .expect("test setup"),
             Event::StatusUpdated(StatusUpdated {
                 order_id: "ord_1".into(),
                 status: OrderStatus::Ready
@@ -299,9 +302,9 @@ mod tests {
             r#"{"id":"evt_3","type":"catalog.item.deleted","data":{"external_ref":"VAR1"}}"#;
         assert_eq!(
             Envelope::parse(deleted.as_bytes())
-                .unwrap()
+                .expect("test setup")
                 .event()
-                .unwrap(),
+                .expect("test setup"),
             Event::CatalogItem {
                 external_ref: "VAR1".into(),
                 deleted: true
@@ -310,9 +313,9 @@ mod tests {
         let unknown = r#"{"id":"evt_4","type":"shop.opened","data":{}}"#;
         assert_eq!(
             Envelope::parse(unknown.as_bytes())
-                .unwrap()
+                .expect("test setup")
                 .event()
-                .unwrap(),
+                .expect("test setup"),
             Event::Unknown
         );
     }

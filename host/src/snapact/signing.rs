@@ -142,7 +142,7 @@ mod tests {
                 BODY,
                 at(now),
             )
-            .unwrap();
+            .expect("test setup");
         }
     }
 
@@ -158,7 +158,7 @@ mod tests {
                 BODY,
                 at(now),
             )
-            .unwrap_err();
+            .expect_err("must fail");
             assert_eq!(err, VerifyError::Stale { skew_secs: 301 });
         }
     }
@@ -201,7 +201,7 @@ mod tests {
             BODY,
             at(1_000_000),
         )
-        .unwrap();
+        .expect("test setup");
         // The host has both configured; SnapAct signs with the old one only.
         let only_old = sign(&old, 1_000_000, BODY);
         verify(
@@ -211,7 +211,7 @@ mod tests {
             BODY,
             at(1_000_000),
         )
-        .unwrap();
+        .expect("test setup");
     }
 
     #[test]

@@ -273,7 +273,7 @@ mod tests {
     use crate::outbox::inbox::Disposition;
 
     fn store() -> SqliteStore {
-        SqliteStore::open_in_memory(Arc::new(SystemClock)).unwrap()
+        SqliteStore::open_in_memory(Arc::new(SystemClock)).expect("test setup")
     }
 
     fn paid(id: &str, order: &str) -> NewEvent {
@@ -289,11 +289,23 @@ mod tests {
     #[tokio::test]
     async fn an_event_id_is_recorded_once_per_shop() {
         let s = store();
-        assert!(s.record_event("a", paid("evt_1", "o1")).await.unwrap());
-        assert!(!s.record_event("a", paid("evt_1", "o1")).await.unwrap());
+        assert!(
+            s.record_event("a", paid("evt_1", "o1"))
+                .await
+                .expect("test setup")
+        );
+        assert!(
+            !s.record_event("a", paid("evt_1", "o1"))
+                .await
+                .expect("test setup")
+        );
         // Event ids are SnapAct's; another shop's namespace is separate.
-        assert!(s.record_event("b", paid("evt_1", "o1")).await.unwrap());
-        assert_eq!(s.due_events("a", 10).await.unwrap().len(), 1);
+        assert!(
+            s.record_event("b", paid("evt_1", "o1"))
+                .await
+                .expect("test setup")
+        );
+        assert_eq!(s.due_events("a", 10).await.expect("test setup").len(), 1);
     }
 
     #[tokio::test]
@@ -301,22 +313,26 @@ mod tests {
         let s = store();
         let mut e = paid("evt_r", "o1");
         e.disposition = Disposition::Recorded;
-        s.record_event("a", e).await.unwrap();
+        s.record_event("a", e).await.expect("test setup");
         let mut e = paid("evt_i", "o1");
         e.disposition = Disposition::Ignored;
-        s.record_event("a", e).await.unwrap();
-        assert!(s.due_events("a", 10).await.unwrap().is_empty());
-        assert_eq!(s.next_event_due("a").await.unwrap(), None);
-        assert_eq!(s.inbox_counts("a").await.unwrap().done, 2);
+        s.record_event("a", e).await.expect("test setup");
+        assert!(s.due_events("a", 10).await.expect("test setup").is_empty());
+        assert_eq!(s.next_event_due("a").await.expect("test setup"), None);
+        assert_eq!(s.inbox_counts("a").await.expect("test setup").done, 2);
     }
 
     #[tokio::test]
     async fn done_records_the_pos_order_and_retry_reschedules() {
         let s = store();
-        s.record_event("a", paid("evt_1", "o1")).await.unwrap();
-        s.record_event("a", paid("evt_2", "o2")).await.unwrap();
+        s.record_event("a", paid("evt_1", "o1"))
+            .await
+            .expect("test setup");
+        s.record_event("a", paid("evt_2", "o2"))
+            .await
+            .expect("test setup");
         assert_eq!(
-            s.order_progress("a", "o1").await.unwrap(),
+            s.order_progress("a", "o1").await.expect("test setup"),
             OrderProgress::Pending
         );
         let later = SystemTime::now() + Duration::from_secs(3600);
@@ -329,8 +345,8 @@ mod tests {
             },
         )
         .await
-        .unwrap();
-        let due = s.due_events("a", 10).await.unwrap();
+        .expect("test setup");
+        let due = s.due_events("a", 10).await.expect("test setup");
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].event_id, "evt_2");
         let pos = PosOrderRef {
@@ -345,16 +361,16 @@ mod tests {
             },
         )
         .await
-        .unwrap();
+        .expect("test setup");
         assert_eq!(
-            s.order_progress("a", "o2").await.unwrap(),
+            s.order_progress("a", "o2").await.expect("test setup"),
             OrderProgress::Pushed(pos)
         );
         assert_eq!(
-            s.order_progress("a", "o9").await.unwrap(),
+            s.order_progress("a", "o9").await.expect("test setup"),
             OrderProgress::Unknown
         );
-        let counts = s.inbox_counts("a").await.unwrap();
+        let counts = s.inbox_counts("a").await.expect("test setup");
         assert_eq!(
             (counts.pending, counts.done, counts.orders_pushed),
             (1, 1, 1)
@@ -364,39 +380,60 @@ mod tests {
     #[tokio::test]
     async fn parked_events_keep_their_reason_and_can_be_retried() {
         let s = store();
-        s.record_event("a", paid("evt_1", "o1")).await.unwrap();
+        s.record_event("a", paid("evt_1", "o1"))
+            .await
+            .expect("test setup");
         s.finish_event(
             "a",
             "evt_1",
             EventResult::Park("Square: item VAR9 does not exist".into()),
         )
         .await
-        .unwrap();
+        .expect("test setup");
         assert_eq!(
-            s.order_progress("a", "o1").await.unwrap(),
+            s.order_progress("a", "o1").await.expect("test setup"),
             OrderProgress::Parked
         );
-        let parked = s.parked_events(None).await.unwrap();
+        let parked = s.parked_events(None).await.expect("test setup");
         assert_eq!(parked.len(), 1);
         assert_eq!(parked[0].reason, "Square: item VAR9 does not exist");
         assert_eq!(parked[0].order_id.as_deref(), Some("o1"));
-        assert!(s.due_events("a", 10).await.unwrap().is_empty());
-        assert_eq!(s.retry_parked_events("b", None).await.unwrap(), 0);
-        assert_eq!(s.retry_parked_events("a", Some("evt_1")).await.unwrap(), 1);
-        assert_eq!(s.due_events("a", 10).await.unwrap().len(), 1);
-        assert!(s.parked_events(Some("a")).await.unwrap().is_empty());
+        assert!(s.due_events("a", 10).await.expect("test setup").is_empty());
+        assert_eq!(
+            s.retry_parked_events("b", None).await.expect("test setup"),
+            0
+        );
+        assert_eq!(
+            s.retry_parked_events("a", Some("evt_1"))
+                .await
+                .expect("test setup"),
+            1
+        );
+        assert_eq!(s.due_events("a", 10).await.expect("test setup").len(), 1);
+        assert!(
+            s.parked_events(Some("a"))
+                .await
+                .expect("test setup")
+                .is_empty()
+        );
     }
 
     #[tokio::test]
     async fn events_survive_reopening_the_database() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let path = dir.path().join("host.db");
         {
-            let s = SqliteStore::open(&path).unwrap();
-            s.record_event("a", paid("evt_1", "o1")).await.unwrap();
+            let s = SqliteStore::open(&path).expect("test setup");
+            s.record_event("a", paid("evt_1", "o1"))
+                .await
+                .expect("test setup");
         }
-        let s = SqliteStore::open(&path).unwrap();
-        assert!(!s.record_event("a", paid("evt_1", "o1")).await.unwrap());
-        assert_eq!(s.due_events("a", 10).await.unwrap().len(), 1);
+        let s = SqliteStore::open(&path).expect("test setup");
+        assert!(
+            !s.record_event("a", paid("evt_1", "o1"))
+                .await
+                .expect("test setup")
+        );
+        assert_eq!(s.due_events("a", 10).await.expect("test setup").len(), 1);
     }
 }
