@@ -24,6 +24,7 @@
 //! ```
 
 pub mod backoff;
+pub mod group;
 pub mod inbox;
 pub mod relay;
 pub mod sqlite;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 pub use backoff::Backoff;
+pub use group::GroupCommit;
 pub use inbox::{
     Disposition, EventResult, InboxCounts, InboxEvent, InboxStore, NewEvent, OrderProgress,
     ParkedEvent,

@@ -25,7 +25,7 @@ use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::outbox::inbox::{Disposition, InboxStore, NewEvent};
-use crate::outbox::{SharedClock, SqliteStore, Store};
+use crate::outbox::{GroupCommit, SharedClock, SqliteStore};
 use crate::runtime::{AdapterError, CallError, Webhook};
 use crate::snapact::events::{Envelope, Event};
 use crate::snapact::signing::{self, VerifyError};
@@ -46,6 +46,7 @@ pub struct ShopHooks {
 pub struct Webhooks {
     shops: HashMap<String, ShopHooks>,
     store: Arc<SqliteStore>,
+    writes: GroupCommit,
     clock: SharedClock,
     public_url: Option<String>,
 }
@@ -60,6 +61,7 @@ impl Webhooks {
         public_url: Option<String>,
     ) -> Self {
         Webhooks {
+            writes: GroupCommit::spawn(Arc::clone(&store)),
             shops: shops
                 .into_iter()
                 .map(|h| (h.shop.config.id.clone(), h))
@@ -216,7 +218,7 @@ async fn pos_webhook(
     }
     let changes = outcome.changes.len();
     if changes > 0 {
-        match hooks.store.enqueue(&shop_id, outcome.changes).await {
+        match hooks.writes.enqueue(&shop_id, outcome.changes).await {
             Ok(report) => {
                 info!(shop = %shop_id, adapter, changes, queued = report.queued, "POS webhook mapped");
                 hooks_of.relay.notify_one();

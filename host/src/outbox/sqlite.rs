@@ -1238,24 +1238,7 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .ctx("starting an enqueue")?;
-            let has_waiting_stock = tx
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM pending_stock WHERE shop = ?1)",
-                    params![shop],
-                    |r| r.get(0),
-                )
-                .ctx("checking waiting stock")?;
-            let mut enqueuer = Enqueuer {
-                tx: &tx,
-                shop: &shop,
-                now,
-                has_waiting_stock,
-                report: EnqueueReport::default(),
-            };
-            for change in changes {
-                enqueuer.change(change)?;
-            }
-            let report = enqueuer.report;
+            let report = enqueue_in(&tx, &shop, changes, now)?;
             if let Some((name, value)) = cursor {
                 save_cursor(&tx, &shop, &name, &value, now)?;
             }
@@ -1394,6 +1377,56 @@ impl Store for SqliteStore {
         let (shop, name, value) = (shop.to_owned(), name.to_owned(), value.to_owned());
         self.run(move |conn, now| save_cursor(conn, &shop, &name, &value, now))
             .await
+    }
+}
+
+/// One shop's changes, inside the caller's transaction.
+fn enqueue_in(
+    tx: &Transaction,
+    shop: &str,
+    changes: Vec<Change>,
+    now: i64,
+) -> Result<EnqueueReport, StoreError> {
+    let has_waiting_stock = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pending_stock WHERE shop = ?1)",
+            params![shop],
+            |r| r.get(0),
+        )
+        .ctx("checking waiting stock")?;
+    let mut enqueuer = Enqueuer {
+        tx,
+        shop,
+        now,
+        has_waiting_stock,
+        report: EnqueueReport::default(),
+    };
+    for change in changes {
+        enqueuer.change(change)?;
+    }
+    Ok(enqueuer.report)
+}
+
+impl SqliteStore {
+    /// Several enqueues (of one or several shops) in ONE transaction: one
+    /// fsync for all of them. Used by [`GroupCommit`](super::GroupCommit)
+    /// to absorb many small concurrent writers (webhooks). All or nothing.
+    pub async fn enqueue_batch(
+        &self,
+        batch: Vec<(String, Vec<Change>)>,
+    ) -> Result<Vec<EnqueueReport>, StoreError> {
+        self.run(move |conn, now| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx("starting a group commit")?;
+            let mut reports = Vec::with_capacity(batch.len());
+            for (shop, changes) in batch {
+                reports.push(enqueue_in(&tx, &shop, changes, now)?);
+            }
+            tx.commit().ctx("committing a group")?;
+            Ok(reports)
+        })
+        .await
     }
 }
 
