@@ -182,6 +182,7 @@ struct RawShop {
     pos_auth: Option<RawPosAuth>,
     #[serde(default)]
     allow_insecure_http: bool,
+    pos_limits: Option<RawPosLimits>,
     #[serde(default)]
     secrets: BTreeMap<String, SecretRef>,
     #[serde(default)]
@@ -193,6 +194,16 @@ struct RawShop {
 #[serde(deny_unknown_fields)]
 struct RawPoll {
     every: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPosLimits {
+    requests_per_sec: Option<f64>,
+    burst: Option<u32>,
+    concurrency: Option<u32>,
+    timeout_ms: Option<u64>,
+    max_response_mb: Option<u64>,
 }
 
 /// One webhook secret, or several during rotation.
@@ -350,6 +361,37 @@ pub enum PosAuth {
     },
 }
 
+/// How hard the host may drive one shop's POS on its adapter's behalf
+/// (`[[shop]] pos_limits`). Retries count against the rate and the
+/// concurrency like first attempts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PosLimits {
+    /// Sustained requests per second (`requests_per_sec`, may be below 1).
+    pub requests_per_sec: f64,
+    /// Requests that may go at once after a quiet spell (`burst`).
+    pub burst: u32,
+    /// Requests in flight at once (`concurrency`).
+    pub concurrency: usize,
+    /// Limit for one attempt, answer included (`timeout_ms`); also the
+    /// longest a request waits for the rate or concurrency limit.
+    pub timeout: Duration,
+    /// Largest response body accepted (`max_response_mb`).
+    pub max_response_bytes: u64,
+}
+
+impl Default for PosLimits {
+    /// 10 requests/s, bursts of 20, 4 in flight, 15 s, 16 MiB.
+    fn default() -> Self {
+        PosLimits {
+            requests_per_sec: 10.0,
+            burst: 20,
+            concurrency: 4,
+            timeout: Duration::from_secs(15),
+            max_response_bytes: 16 << 20,
+        }
+    }
+}
+
 /// One shop.
 #[derive(Debug, Clone)]
 pub struct ShopConfig {
@@ -365,8 +407,11 @@ pub struct ShopConfig {
     pub pos_base_url: Option<String>,
     /// POS credentials the host injects.
     pub pos_auth: Option<PosAuth>,
-    /// Allow a plain `http://` POS URL (tests against a local fake POS only).
+    /// Allow a plain `http://` POS URL on this machine (loopback only:
+    /// tests against a local fake POS).
     pub allow_insecure_http: bool,
+    /// Rate, concurrency, timeout and size limits on POS calls.
+    pub pos_limits: PosLimits,
     /// Named secrets adapters may verify with (never read).
     pub secrets: BTreeMap<String, SecretString>,
     /// Non-secret settings adapters may read.
@@ -467,6 +512,89 @@ fn parse_interval(key: &str, text: &str) -> Result<Duration, ConfigError> {
         return Err(invalid(key, "the interval must be at least 1s"));
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// A shop's POS base URL: https, or plain http to this machine when the
+/// shop allows it; no credentials, query or fragment in it.
+fn check_pos_url(key: &str, url: &str, allow_http: bool) -> Result<String, ConfigError> {
+    let checked = check_url(key, url, allow_http)?;
+    let parsed = url::Url::parse(&checked)
+        .map_err(|e| invalid(key, format!("{url:?} is not a URL: {e}")))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            key,
+            "the URL carries a user name or password: put the POS credentials in pos_auth",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid(
+            key,
+            format!("{url:?} has a query or fragment: give the POS API's base URL only"),
+        ));
+    }
+    if parsed.scheme() == "http" && !crate::pos::is_loopback(&parsed) {
+        return Err(invalid(
+            key,
+            format!(
+                "{url:?}: plain http is allowed only to this machine (localhost, 127.0.0.1, [::1]), \
+                 for tests against a local POS; use https"
+            ),
+        ));
+    }
+    Ok(checked)
+}
+
+/// Validate `[[shop]] pos_limits`; `key` names a field for errors.
+fn pos_limits(raw: RawPosLimits, key: impl Fn(&str) -> String) -> Result<PosLimits, ConfigError> {
+    let d = PosLimits::default();
+    let rate = raw.requests_per_sec.unwrap_or(d.requests_per_sec);
+    if !(rate.is_finite() && rate > 0.0 && rate <= 10_000.0) {
+        return Err(invalid(
+            key("requests_per_sec"),
+            format!(
+                "{rate} is out of range: give requests per second above 0 and at most 10000 (e.g. 0.5 or 10)"
+            ),
+        ));
+    }
+    let burst = raw.burst.unwrap_or(d.burst);
+    if !(1..=10_000).contains(&burst) {
+        return Err(invalid(
+            key("burst"),
+            format!("{burst} is out of range 1..=10000"),
+        ));
+    }
+    let concurrency = raw
+        .concurrency
+        .map_or(d.concurrency, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    if !(1..=256).contains(&concurrency) {
+        return Err(invalid(
+            key("concurrency"),
+            format!("{concurrency} is out of range 1..=256"),
+        ));
+    }
+    let timeout_ms = raw
+        .timeout_ms
+        .unwrap_or_else(|| u64::try_from(d.timeout.as_millis()).unwrap_or(u64::MAX));
+    if !(1..=600_000).contains(&timeout_ms) {
+        return Err(invalid(
+            key("timeout_ms"),
+            format!("{timeout_ms} is out of range 1..=600000 (10 minutes)"),
+        ));
+    }
+    let max_response_mb = raw.max_response_mb.unwrap_or(d.max_response_bytes >> 20);
+    if !(1..=1024).contains(&max_response_mb) {
+        return Err(invalid(
+            key("max_response_mb"),
+            format!("{max_response_mb} is out of range 1..=1024"),
+        ));
+    }
+    Ok(PosLimits {
+        requests_per_sec: rate,
+        burst,
+        concurrency,
+        timeout: Duration::from_millis(timeout_ms),
+        max_response_bytes: max_response_mb << 20,
+    })
 }
 
 fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
@@ -594,7 +722,7 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
         };
         let pos_base_url = s
             .pos_base_url
-            .map(|u| check_url(&key("pos_base_url"), &u, s.allow_insecure_http))
+            .map(|u| check_pos_url(&key("pos_base_url"), &u, s.allow_insecure_http))
             .transpose()?;
         let pos_auth = match s.pos_auth {
             None => None,
@@ -625,6 +753,15 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
                 "pos_auth is set but pos_base_url is missing",
             ));
         }
+        if s.pos_limits.is_some() && pos_base_url.is_none() {
+            return Err(invalid(
+                key("pos_base_url"),
+                "pos_limits is set but pos_base_url is missing",
+            ));
+        }
+        let pos_limits = pos_limits(s.pos_limits.unwrap_or_default(), |field| {
+            key(&format!("pos_limits.{field}"))
+        })?;
         let secrets = s
             .secrets
             .iter()
@@ -648,6 +785,7 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
             pos_base_url,
             pos_auth,
             allow_insecure_http: s.allow_insecure_http,
+            pos_limits,
             secrets,
             settings: s.settings,
         });
@@ -790,6 +928,106 @@ settings = { location_id = "L1", currency = "NGN" }
         ))
         .expect_err("dup");
         assert!(e.to_string().contains("unique"), "{e}");
+    }
+
+    #[test]
+    fn pos_limits_default_and_override() {
+        let c = load(GOOD).expect("valid");
+        let shop = c.shop("lagos-main").expect("shop");
+        assert_eq!(shop.pos_limits, PosLimits::default());
+        assert_eq!(shop.pos_limits.requests_per_sec, 10.0);
+        assert_eq!(shop.pos_limits.burst, 20);
+        assert_eq!(shop.pos_limits.concurrency, 4);
+        assert_eq!(shop.pos_limits.timeout, Duration::from_secs(15));
+        assert_eq!(shop.pos_limits.max_response_bytes, 16 << 20);
+        let c = load(&GOOD.replace(
+            "settings =",
+            "pos_limits = { requests_per_sec = 0.5, burst = 2, concurrency = 1, timeout_ms = 3000, max_response_mb = 4 }\nsettings =",
+        ))
+        .expect("valid");
+        let limits = c.shop("lagos-main").expect("shop").pos_limits;
+        assert_eq!(
+            limits,
+            PosLimits {
+                requests_per_sec: 0.5,
+                burst: 2,
+                concurrency: 1,
+                timeout: Duration::from_millis(3000),
+                max_response_bytes: 4 << 20,
+            }
+        );
+        let c = load(&GOOD.replace(
+            "settings =",
+            "pos_limits = { requests_per_sec = 3 }\nsettings =",
+        ))
+        .expect("an integer rate");
+        assert_eq!(c.shops[0].pos_limits.requests_per_sec, 3.0);
+        assert_eq!(c.shops[0].pos_limits.burst, 20);
+    }
+
+    #[test]
+    fn bad_pos_limits_name_the_key() {
+        for (limits, key) in [
+            ("requests_per_sec = 0", "pos_limits.requests_per_sec"),
+            ("requests_per_sec = -1.5", "pos_limits.requests_per_sec"),
+            ("burst = 0", "pos_limits.burst"),
+            ("concurrency = 0", "pos_limits.concurrency"),
+            ("concurrency = 1000", "pos_limits.concurrency"),
+            ("timeout_ms = 0", "pos_limits.timeout_ms"),
+            ("max_response_mb = 0", "pos_limits.max_response_mb"),
+            ("rps = 5", "rps"),
+        ] {
+            let e = load(&GOOD.replace(
+                "settings =",
+                &format!("pos_limits = {{ {limits} }}\nsettings ="),
+            ))
+            .expect_err(limits);
+            assert!(e.to_string().contains(key), "{limits}: {e}");
+        }
+        let e = load(
+            &GOOD
+                .replace("pos_base_url = \"https://connect.squareup.com/\"\n", "")
+                .replace("pos_auth = { bearer = { env = \"TOKEN\" } }\n", "")
+                .replace("settings =", "pos_limits = { burst = 5 }\nsettings ="),
+        )
+        .expect_err("limits without a POS");
+        assert!(
+            e.to_string()
+                .starts_with("shop[lagos-main].pos_base_url: pos_limits is set"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn plain_http_pos_urls_are_for_this_machine_only() {
+        let with = |url: &str| {
+            load(&GOOD.replace(
+                "pos_base_url = \"https://connect.squareup.com/\"",
+                &format!("pos_base_url = \"{url}\"\nallow_insecure_http = true"),
+            ))
+        };
+        for ok in [
+            "http://127.0.0.1:8089",
+            "http://localhost:8089/api",
+            "http://[::1]:8089",
+        ] {
+            let c = with(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(c.shops[0].allow_insecure_http);
+        }
+        for bad in ["http://pos.example.com", "http://10.1.2.3:8080"] {
+            let e = with(bad).expect_err(bad).to_string();
+            assert!(e.starts_with("shop[lagos-main].pos_base_url:"), "{e}");
+            assert!(e.contains("only to this machine"), "{e}");
+        }
+        let e = with("https://user:pw@pos.example.com").expect_err("userinfo");
+        assert!(
+            e.to_string()
+                .contains("put the POS credentials in pos_auth"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("pw@"), "{e}");
+        let e = with("https://pos.example.com/?token=abc").expect_err("query");
+        assert!(e.to_string().contains("query"), "{e}");
     }
 
     #[test]

@@ -4,9 +4,44 @@
 //! (allowlist, path checks, credential headers stripped) and resolves it to
 //! a full URL; a [`PosTransport`] only sends what was already allowed, and
 //! is where a shop's POS credentials are injected.
+//!
+//! [`HttpPosTransport`] is the real one: one pooled HTTPS client per shop
+//! that adds the shop's [`PosAuth`](crate::config::PosAuth), enforces the
+//! shop's [`PosLimits`](crate::config::PosLimits) (rate, concurrency,
+//! timeout, response size) and retries idempotent requests.
+//!
+//! ```no_run
+//! # async fn demo(shop: &snapact_host::config::ShopConfig) -> anyhow::Result<()> {
+//! use snapact_host::pos::{HttpPosTransport, PosMethod, PosRequest, PosTransport};
+//!
+//! let pos = HttpPosTransport::for_shop(shop)?;
+//! let answer = pos
+//!     .send(PosRequest {
+//!         method: PosMethod::Get,
+//!         url: "https://connect.squareup.com/v2/locations".parse()?,
+//!         headers: vec![("accept".into(), "application/json".into())],
+//!         body: Vec::new(),
+//!         deadline: None,
+//!     })
+//!     .await?;
+//! println!("HTTP {}", answer.status);
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod headers;
+mod http;
+mod limits;
+mod retry;
+
+pub use http::{HttpPosTransport, PosClientConfig, PosSetupError};
+pub use retry::RetryPolicy;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::ShopConfig;
 
 /// HTTP method of a POS request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +69,13 @@ impl PosMethod {
             PosMethod::Delete => "DELETE",
         }
     }
+
+    /// Whether sending the request twice has the effect of sending it once
+    /// (RFC 9110 §9.2.2), so a failed attempt may be repeated. POST and
+    /// PATCH are not: a retried order could be created twice.
+    pub fn is_idempotent(self) -> bool {
+        matches!(self, PosMethod::Get | PosMethod::Put | PosMethod::Delete)
+    }
 }
 
 /// A request the host allowed: the URL is resolved against the shop's POS
@@ -49,6 +91,10 @@ pub struct PosRequest {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
+    /// When the caller stops waiting (the adapter call's deadline). A
+    /// transport starts no wait or retry it could not finish by then, and
+    /// hands back the last answer instead.
+    pub deadline: Option<Instant>,
 }
 
 /// The POS's answer.
@@ -62,7 +108,7 @@ pub struct PosResponse {
     pub body: Vec<u8>,
 }
 
-/// Why a request got no answer.
+/// Why a request got no answer. Never carries a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PosError {
     /// No answer in time.
@@ -77,6 +123,10 @@ pub enum PosError {
     /// The shop's rate limit is exhausted.
     #[error("the shop's POS rate limit is exhausted")]
     RateLimited,
+    /// The transport will not send this request (plain `http://` to a
+    /// remote host, a header HTTP cannot carry); says why.
+    #[error("the host refused to send the request: {0}")]
+    Refused(String),
 }
 
 /// A boxed future, so `PosTransport` can be used as `dyn`.
@@ -86,4 +136,25 @@ pub type PosFuture<'a> = Pin<Box<dyn Future<Output = Result<PosResponse, PosErro
 pub trait PosTransport: Send + Sync {
     /// Send `req` and wait for the answer.
     fn send(&self, req: PosRequest) -> PosFuture<'_>;
+}
+
+/// The shop's POS connection: an [`HttpPosTransport`] when it has a
+/// `pos_base_url`, `None` when it makes no outbound calls.
+pub fn transport_for(shop: &ShopConfig) -> Result<Option<Arc<dyn PosTransport>>, PosSetupError> {
+    if shop.pos_base_url.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(HttpPosTransport::for_shop(shop)?)))
+}
+
+/// Whether `url`'s host is this machine: `localhost`, `127.0.0.0/8` or
+/// `::1`. Plain `http://` is allowed only there, and only when the shop
+/// sets `allow_insecure_http`.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }

@@ -4,7 +4,7 @@
 //! shop's [`PosTransport`](crate::pos::PosTransport) sends what is left.
 
 use super::HostState;
-use crate::pos::{PosError, PosMethod, PosRequest};
+use crate::pos::{PosError, PosMethod, PosRequest, headers};
 use crate::runtime::bindings::pos_http::{Host, HttpError, Method, Request, Response};
 
 impl Host for HostState {
@@ -16,7 +16,7 @@ impl Host for HostState {
             self.pos_base_url.as_deref(),
             req,
         );
-        let request = match prepared {
+        let mut request = match prepared {
             Ok(request) => request,
             Err(e) => {
                 if let HttpError::Denied(why) = &e {
@@ -32,6 +32,7 @@ impl Host for HostState {
                 self.shop
             )));
         };
+        request.deadline = Some(self.deadline);
         match tokio::time::timeout_at(self.deadline.into(), transport.send(request)).await {
             Err(_) => Err(HttpError::Timeout),
             Ok(Ok(resp)) => Ok(Response {
@@ -48,6 +49,7 @@ impl Host for HostState {
                 PosError::Connection(m) => HttpError::Connection(m),
                 PosError::ResponseTooLarge(n) => HttpError::ResponseTooLarge(n),
                 PosError::RateLimited => HttpError::RateLimited,
+                PosError::Refused(why) => HttpError::Denied(why),
             }),
         }
     }
@@ -65,30 +67,6 @@ fn pos_method(m: Method) -> PosMethod {
         Method::Patch => PosMethod::Patch,
         Method::Delete => PosMethod::Delete,
     }
-}
-
-/// Headers an adapter may not set: credentials (the host injects its own)
-/// and hop-by-hop headers (the transport owns the connection).
-fn forbidden_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    const EXACT: &[&str] = &[
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "upgrade",
-    ];
-    const CONTAINS: &[&str] = &[
-        "api-key", "apikey", "api_key", "token", "secret", "auth", "password", "session",
-    ];
-    EXACT.contains(&name.as_str()) || CONTAINS.iter().any(|c| name.contains(c))
 }
 
 /// Check and resolve an adapter's request. Pure, so every refusal is
@@ -160,13 +138,14 @@ pub(crate) fn prepare(
     let headers = req
         .headers
         .into_iter()
-        .filter(|(name, _)| !forbidden_header(name))
+        .filter(|(name, _)| !headers::forbidden(name))
         .collect();
     Ok(PosRequest {
         method: pos_method(req.method),
         url,
         headers,
         body: req.body,
+        deadline: None,
     })
 }
 
