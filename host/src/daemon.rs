@@ -22,6 +22,7 @@ use crate::orders::{self, OrderTarget, OrderWorker, OrdersConfig};
 use crate::outbox::relay::{RelayConfig, Relays};
 use crate::outbox::{Backoff, SharedClock, SqliteStore, SystemClock};
 use crate::poller::{self, PollSource, Poller, PollerConfig};
+use crate::pos::PosTransport;
 use crate::registry::Package;
 use crate::runtime::{
     CallError, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
@@ -36,6 +37,8 @@ pub struct Shop {
     pub config: ShopConfig,
     /// The adapter it maps through.
     pub adapter: Arc<LoadedAdapter>,
+    /// Its POS connection for `pos-http`; `None` without a `pos_base_url`.
+    pub pos: Option<Arc<dyn PosTransport>>,
 }
 
 impl Shop {
@@ -46,7 +49,7 @@ impl Shop {
             settings: self.config.settings.clone(),
             secrets: self.config.secrets.clone(),
             pos_base_url: self.config.pos_base_url.clone(),
-            pos: None,
+            pos: self.pos.clone(),
         }
     }
 }
@@ -130,9 +133,11 @@ pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Ve
                 a
             }
         };
+        let pos = crate::pos::transport_for(shop)?;
         shops.push(Arc::new(Shop {
             config: shop.clone(),
             adapter,
+            pos,
         }));
     }
     Ok(shops)

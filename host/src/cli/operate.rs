@@ -71,6 +71,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let shop = daemon::Shop {
         config: shop_config.clone(),
         adapter,
+        pos: crate::pos::transport_for(shop_config)?,
     };
 
     let bar = progress_bar();
