@@ -114,6 +114,8 @@ pub fn test_adapters_dir() -> PathBuf {
 /// Build the adapter crate at `crate_dir` (relative to the workspace root)
 /// once per test run, and return its package folder.
 pub fn build_adapter(crate_dir: &str) -> PathBuf {
+    // Every test that runs an adapter has its host logs checked for secrets.
+    capture_logs();
     static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(Mutex::default);
     let mut built = built

@@ -50,6 +50,8 @@ impl Shop {
             secrets: self.config.secrets.clone(),
             pos_base_url: self.config.pos_base_url.clone(),
             pos: self.pos.clone(),
+            // Config validation accepts plain http only for loopback URLs.
+            local_pos: self.config.allow_insecure_http,
         }
     }
 }

@@ -105,6 +105,11 @@ pub struct ShopContext {
     /// Sends allowed `pos-http` requests; `None`: outbound calls are
     /// answered `not-configured`.
     pub pos: Option<Arc<dyn PosTransport>>,
+    /// `pos_base_url` is a local stand-in for the POS (a loopback URL the
+    /// operator allowed with `allow_insecure_http`, for tests and demos):
+    /// relative `pos-http` paths may go there although its host is not in
+    /// the adapter's `http_hosts`. Absolute URLs still need the allowlist.
+    pub local_pos: bool,
 }
 
 impl ShopContext {
@@ -125,6 +130,7 @@ impl std::fmt::Debug for ShopContext {
             .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
             .field("pos_base_url", &self.pos_base_url)
             .field("pos", &self.pos.as_ref().map(|_| "configured"))
+            .field("local_pos", &self.local_pos)
             .finish()
     }
 }
@@ -482,6 +488,7 @@ impl LoadedAdapter {
                 secrets,
                 pos_base_url: ctx.pos_base_url.clone(),
                 pos: ctx.pos.clone(),
+                local_pos: ctx.local_pos,
                 warned: self.warned.clone(),
                 deadline,
             },

@@ -31,14 +31,19 @@ fn hostile() -> Arc<LoadedAdapter> {
         .clone()
 }
 
+/// Secret values the hostile adapter must never learn (and the host never log).
+pub const DECLARED_SECRET: &str = "declared-secret-value-5e1f";
+/// A secret the hostile adapter's manifest does not declare.
+pub const UNDECLARED_SECRET: &str = "undeclared-secret-value-a93c";
+
 fn shop() -> ShopContext {
     let mut ctx = ShopContext::new("test-shop");
     ctx.settings.insert("currency".into(), "NGN".into());
     ctx.secrets
-        .insert("webhook_key".into(), SecretString::from("declared-secret"));
+        .insert("webhook_key".into(), SecretString::from(DECLARED_SECRET));
     ctx.secrets.insert(
         "admin_password".into(),
-        SecretString::from("undeclared-secret"),
+        SecretString::from(UNDECLARED_SECRET),
     );
     ctx
 }

@@ -30,7 +30,16 @@ async fn fake_pos() -> (u16, Seen) {
                     req.uri().to_string(),
                     req.headers().clone(),
                 ));
-                r#"{"ok":true}"#
+                if req.uri().path().ends_with("/echo") {
+                    // Reflects the credential it received, as some debug endpoints do.
+                    let auth = req
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    return format!(r#"{{"you_sent":"{auth}"}}"#);
+                }
+                r#"{"ok":true}"#.to_string()
             },
         )
         .with_state(Arc::clone(&seen));
@@ -167,4 +176,52 @@ settings = {{ currency = "NGN" }}
     // Nothing the adapter got back holds the host's credential.
     let returned = format!("{mapped:?}");
     assert!(!returned.contains(HOST_TOKEN), "{returned}");
+}
+
+#[tokio::test]
+async fn no_import_reveals_a_secret_value_to_the_adapter() {
+    const WEBHOOK_KEY: &str = "declared-webhook-key-value-61";
+    let (port, _seen) = fake_pos().await;
+    let adapters = tempfile::tempdir().expect("tempdir");
+    install_hostile(adapters.path(), port);
+    let toml = format!(
+        r#"
+[adapters]
+dir = "{dir}"
+[[shop]]
+id = "lagos-main"
+adapter = "hostile"
+snapact_key = {{ env = "SNAPACT_KEY" }}
+pos_base_url = "http://127.0.0.1:{port}/api"
+allow_insecure_http = true
+pos_auth = {{ bearer = {{ env = "POS_TOKEN" }} }}
+secrets = {{ webhook_key = {{ env = "WH" }} }}
+settings = {{ currency = "NGN" }}
+"#,
+        dir = adapters.path().display()
+    );
+    let env = BTreeMap::from([
+        ("SNAPACT_KEY".to_string(), "sk_test_e2e".to_string()),
+        ("POS_TOKEN".to_string(), HOST_TOKEN.to_string()),
+        ("WH".to_string(), WEBHOOK_KEY.to_string()),
+    ]);
+    let config = Config::from_toml(&toml, "e2e.toml", &Overrides::default(), &env).expect("config");
+    let shops = daemon::load_shops(&config, shared_runtime())
+        .await
+        .expect("load the shop");
+    let mapped = shops[0]
+        .adapter
+        .map_records(&shops[0].context(), b"learn-secrets", "text/plain")
+        .await
+        .expect("probes report");
+    for name in ["settings-webhook_key", "settings-admin_password", "settings-pos_auth"] {
+        assert_eq!(observation(&mapped.changes, name), "none", "{name}");
+    }
+    assert_eq!(observation(&mapped.changes, "secret-equals"), "false");
+    let echo = observation(&mapped.changes, "echo");
+    assert_eq!(echo, r#"{"you_sent":"Bearer [redacted]"}"#);
+    let everything = format!("{mapped:?}");
+    for secret in [HOST_TOKEN, WEBHOOK_KEY, "sk_test_e2e"] {
+        assert!(!everything.contains(secret), "{everything}");
+    }
 }

@@ -36,6 +36,8 @@ pub const SECRETS: &[&str] = &[
     WEBHOOK_SECRET_NEW,
     SQUARE_TOKEN,
     SQUARE_SIGNATURE_KEY,
+    crate::containment::DECLARED_SECRET,
+    crate::containment::UNDECLARED_SECRET,
 ];
 
 /// A daemon serving one Square shop, with its sandbox.

@@ -63,6 +63,7 @@ fn cli_context(settings: BTreeMap<String, String>) -> ShopContext {
         secrets: BTreeMap::new(),
         pos_base_url: None,
         pos: None,
+        local_pos: false,
     }
 }
 

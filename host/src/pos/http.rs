@@ -103,6 +103,33 @@ struct Credential {
     name: HeaderName,
     value: HeaderValue,
     kind: &'static str,
+    /// The secret's forms as they could come back in a response (the token,
+    /// the password, the encoded pair): scrubbed before the adapter sees it.
+    echoes: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// Shorter secrets are not scrubbed: they would match ordinary text.
+const MIN_SCRUBBED: usize = 6;
+const REDACTED: &[u8] = b"[redacted]";
+
+/// Replaces every occurrence of `needle` in `hay`; `true` when one was found.
+fn scrub(hay: &mut Vec<u8>, needle: &[u8]) -> bool {
+    if needle.len() < MIN_SCRUBBED || memchr::memmem::find(hay, needle).is_none() {
+        return false;
+    }
+    let mut out = Vec::with_capacity(hay.len());
+    let mut last = 0;
+    for at in memchr::memmem::find_iter(hay, needle) {
+        if at < last {
+            continue;
+        }
+        out.extend_from_slice(&hay[last..at]);
+        out.extend_from_slice(REDACTED);
+        last = at + needle.len();
+    }
+    out.extend_from_slice(&hay[last..]);
+    *hay = out;
+    true
 }
 
 /// Sends one shop's allowed `pos-http` requests to its POS. See the module
@@ -300,11 +327,35 @@ impl HttpPosTransport {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(PosResponse {
+        let mut response = PosResponse {
             status,
             headers,
             body,
-        })
+        };
+        self.scrub_echoes(&mut response);
+        Ok(response)
+    }
+
+    /// A POS (or an endpoint an adapter chose because it echoes requests)
+    /// must not hand the shop's credential to the adapter: any copy of it in
+    /// the answer is replaced before the adapter sees the response.
+    fn scrub_echoes(&self, response: &mut PosResponse) {
+        let Some(credential) = &self.credential else {
+            return;
+        };
+        let mut found = false;
+        for echo in &credential.echoes {
+            found |= scrub(&mut response.body, echo);
+            for (_, value) in &mut response.headers {
+                let mut bytes = std::mem::take(value).into_bytes();
+                found |= scrub(&mut bytes, echo);
+                *value = String::from_utf8_lossy(&bytes).into_owned();
+            }
+        }
+        if found {
+            tracing::warn!(shop = %self.shop, kind = credential.kind,
+                "the POS answer contained the shop's credential; it was redacted before the adapter saw it");
+        }
     }
 
     /// `https` anywhere; plain `http` only to this machine, and only when
@@ -415,6 +466,7 @@ fn credential(shop: &str, auth: &PosAuth) -> Result<Credential, PosSetupError> {
                 name: AUTHORIZATION,
                 value: sensitive(&text, "pos_auth.bearer")?,
                 kind: "bearer",
+                echoes: vec![Zeroizing::new(token.expose_secret().trim().as_bytes().to_vec())],
             }
         }
         PosAuth::Basic { username, password } => {
@@ -430,6 +482,10 @@ fn credential(shop: &str, auth: &PosAuth) -> Result<Credential, PosSetupError> {
                 name: AUTHORIZATION,
                 value: sensitive(&text, "pos_auth.basic.password")?,
                 kind: "basic",
+                echoes: vec![
+                    Zeroizing::new(password.expose_secret().as_bytes().to_vec()),
+                    Zeroizing::new(encoded.as_bytes().to_vec()),
+                ],
             }
         }
         PosAuth::Header { name, value } => {
@@ -442,6 +498,7 @@ fn credential(shop: &str, auth: &PosAuth) -> Result<Credential, PosSetupError> {
                 name: header,
                 value: sensitive(value.expose_secret().trim(), "pos_auth.header.value")?,
                 kind: "header",
+                echoes: vec![Zeroizing::new(value.expose_secret().trim().as_bytes().to_vec())],
             }
         }
     })
@@ -563,6 +620,23 @@ mod tests {
                 .expect("response"),
             "/big" => answer(StatusCode::OK, vec![b'x'; 2 * LIMIT as usize]),
             "/exact" => answer(StatusCode::OK, vec![b'x'; LIMIT as usize]),
+            // An endpoint that reflects the request, as some debugging APIs do.
+            "/echo" => {
+                let mut reflected = String::new();
+                for (name, value) in req.headers() {
+                    reflected.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("")));
+                }
+                let auth = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                Response::builder()
+                    .header("x-echo-authorization", auth)
+                    .body(Body::from(reflected))
+                    .expect("response")
+            }
             "/hang" => std::future::pending().await,
             "/hold" => {
                 let now = pos.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -620,6 +694,50 @@ mod tests {
 
     fn transport(config: &PosClientConfig, auth: Option<&PosAuth>) -> HttpPosTransport {
         HttpPosTransport::new("lagos-main", config, auth).expect("transport")
+    }
+
+    #[tokio::test]
+    async fn a_pos_echoing_the_credential_never_hands_it_to_the_adapter() {
+        let (base, _pos) = start_fake_pos().await;
+        let cases = [
+            (PosAuth::Bearer(SecretString::from("host-token-7f3a")), "host-token-7f3a"),
+            (
+                PosAuth::Basic {
+                    username: "merchant".into(),
+                    password: SecretString::from("host-pass-9c1"),
+                },
+                "bWVyY2hhbnQ6aG9zdC1wYXNzLTljMQ==",
+            ),
+            (
+                PosAuth::Header {
+                    name: "X-Shop-Key".into(),
+                    value: SecretString::from("host-shop-key-51"),
+                },
+                "host-shop-key-51",
+            ),
+        ];
+        for (auth, secret) in cases {
+            let t = transport(&config(), Some(&auth));
+            let resp = t
+                .send(request(PosMethod::Get, &format!("{base}/echo")))
+                .await
+                .expect("answered");
+            let body = String::from_utf8_lossy(&resp.body).to_string();
+            assert!(body.contains("[redacted]"), "{body}");
+            assert!(!body.contains(secret), "{body}");
+            for (name, value) in &resp.headers {
+                assert!(!value.contains(secret), "{name}: {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn scrub_replaces_every_copy_and_leaves_short_needles() {
+        let mut hay = b"a=tok123456;b=tok123456".to_vec();
+        assert!(scrub(&mut hay, b"tok123456"));
+        assert_eq!(hay, b"a=[redacted];b=[redacted]");
+        let mut hay = b"abc".to_vec();
+        assert!(!scrub(&mut hay, b"abc"), "too short to scrub safely");
     }
 
     /// A request carrying every credential a hostile adapter might try.

@@ -32,6 +32,8 @@ pub(crate) struct HostState {
     pub(crate) secrets: BTreeMap<String, SecretString>,
     pub(crate) pos_base_url: Option<String>,
     pub(crate) pos: Option<Arc<dyn PosTransport>>,
+    /// See [`ShopContext::local_pos`](crate::runtime::ShopContext::local_pos).
+    pub(crate) local_pos: bool,
     /// Undeclared names already warned about, per loaded adapter.
     pub(crate) warned: Arc<Mutex<BTreeSet<String>>>,
     /// The call's deadline; host waits (`pos-http`) end there too.
@@ -87,6 +89,7 @@ mod tests {
             secrets: BTreeMap::from([("webhook_key".to_string(), SecretString::from("Jefe"))]),
             pos_base_url: None,
             pos: None,
+            local_pos: false,
             warned: Arc::default(),
             deadline: Instant::now(),
         }

@@ -14,6 +14,7 @@ impl Host for HostState {
         let prepared = prepare(
             &self.manifest.capabilities.http_hosts,
             self.pos_base_url.as_deref(),
+            self.local_pos,
             req,
         );
         let mut request = match prepared {
@@ -74,12 +75,15 @@ fn pos_method(m: Method) -> PosMethod {
 pub(crate) fn prepare(
     http_hosts: &[String],
     base_url: Option<&str>,
+    local_pos: bool,
     req: Request,
 ) -> Result<PosRequest, HttpError> {
     let base = base_url.ok_or_else(|| {
         HttpError::NotConfigured("the shop has no `pos_base_url` configured".to_string())
     })?;
-    let mut url = match absolute_https(&req.path)? {
+    let absolute = absolute_https(&req.path)?;
+    let relative = absolute.is_none();
+    let mut url = match absolute {
         // A vendor serving its API from several hosts (Zettle: products and
         // inventory) names the other host in full; the allowlist below still
         // decides, and only https is accepted.
@@ -114,13 +118,21 @@ pub(crate) fn prepare(
             .is_some_and(|sub| !sub.is_empty() && !sub.contains('.')),
         None => pattern == host,
     };
-    let allowed = http_hosts.iter().any(|entry| match entry.rsplit_once(':') {
-        Some((h, p)) => {
-            host_matches(h)
-                && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string())
-        }
-        None => host_matches(entry) && url.port().is_none(),
-    });
+    let local_stand_in = local_pos
+        && relative
+        && url.host().is_some_and(|h| match h {
+            url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+        });
+    let allowed = local_stand_in
+        || http_hosts.iter().any(|entry| match entry.rsplit_once(':') {
+            Some((h, p)) => {
+                host_matches(h)
+                    && url.port_or_known_default().map(|x| x.to_string()) == Some(p.to_string())
+            }
+            None => host_matches(entry) && url.port().is_none(),
+        });
     if !allowed {
         let shown = match url.port() {
             Some(p) => format!("{host}:{p}"),
@@ -246,6 +258,7 @@ mod tests {
         let ok = prepare(
             &hosts,
             Some("https://products.izettle.com"),
+            false,
             req("https://inventory.izettle.com/v3/stock"),
         )
         .expect("declared second host");
@@ -259,6 +272,7 @@ mod tests {
             denied(prepare(
                 &hosts,
                 Some("https://products.izettle.com"),
+                false,
                 req(bad),
             ));
         }
@@ -266,6 +280,7 @@ mod tests {
             prepare(
                 &hosts,
                 Some("https://acme.myshopify.com"),
+                false,
                 req("/admin/api/2025-07/products.json")
             )
             .is_ok()
@@ -273,12 +288,19 @@ mod tests {
         denied(prepare(
             &hosts,
             Some("https://a.b.myshopify.com"),
+            false,
             req("/x"),
         ));
-        denied(prepare(&hosts, Some("https://myshopify.com"), req("/x")));
+        denied(prepare(
+            &hosts,
+            Some("https://myshopify.com"),
+            false,
+            req("/x"),
+        ));
         denied(prepare(
             &hosts,
             Some("https://evilmyshopify.com"),
+            false,
             req("/x"),
         ));
     }
@@ -288,6 +310,7 @@ mod tests {
         let r = prepare(
             &hosts(),
             Some("https://connect.squareup.com/api/"),
+            false,
             req("/v2/catalog/list"),
         )
         .expect("allowed");
@@ -302,20 +325,50 @@ mod tests {
 
     #[test]
     fn refuses_hosts_outside_the_allowlist() {
-        let why = denied(prepare(&hosts(), Some("https://evil.example"), req("/x")));
+        let why = denied(prepare(
+            &hosts(),
+            Some("https://evil.example"),
+            false,
+            req("/x"),
+        ));
         assert_eq!(
             why,
             "host `evil.example` is not in the adapter's [capabilities] http_hosts (connect.squareup.com, localhost:8080)"
         );
-        let why = denied(prepare(&hosts(), Some("http://localhost:9090"), req("/x")));
+        let why = denied(prepare(
+            &hosts(),
+            Some("http://localhost:9090"),
+            false,
+            req("/x"),
+        ));
         assert!(why.contains("`localhost:9090`"), "{why}");
-        assert!(prepare(&hosts(), Some("http://localhost:8080"), req("/x")).is_ok());
+        assert!(prepare(&hosts(), Some("http://localhost:8080"), false, req("/x")).is_ok());
         let why = denied(prepare(
             &[],
             Some("https://connect.squareup.com"),
+            false,
             req("/x"),
         ));
         assert!(why.contains("none declared"), "{why}");
+    }
+
+    #[test]
+    fn a_local_stand_in_takes_relative_paths_only() {
+        // The operator pointed the shop at a fake POS on loopback.
+        let base = Some("http://127.0.0.1:9911");
+        let ok = prepare(&hosts(), base, true, req("/v2/orders")).expect("allowed");
+        assert_eq!(ok.url.as_str(), "http://127.0.0.1:9911/v2/orders");
+        // Without the shop's permission it is an ordinary unlisted host.
+        denied(prepare(&hosts(), base, false, req("/v2/orders")));
+        // Absolute URLs still need the allowlist.
+        denied(prepare(&hosts(), base, true, req("https://evil.example/x")));
+        // A non-loopback base is never a stand-in.
+        denied(prepare(
+            &hosts(),
+            Some("https://evil.example"),
+            true,
+            req("/x"),
+        ));
     }
 
     #[test]
@@ -335,14 +388,14 @@ mod tests {
             "/x#frag",
             "/x y",
         ] {
-            denied(prepare(&hosts(), base, req(path)));
+            denied(prepare(&hosts(), base, false, req(path)));
         }
     }
 
     #[test]
     fn no_base_url_is_not_configured() {
         assert!(matches!(
-            prepare(&hosts(), None, req("/v2")),
+            prepare(&hosts(), None, false, req("/v2")),
             Err(HttpError::NotConfigured(_))
         ));
     }

@@ -44,6 +44,7 @@ impl Adapter for Hostile {
             "env" => Ok(changes(probe_env())),
             "http" => Ok(changes(probe_http())),
             "pos-credentials" => Ok(changes(probe_pos_credentials())),
+            "learn-secrets" => Ok(changes(probe_secret_values())),
             "secret" => {
                 snapact_adapter_sdk::signatures::verify_hmac(
                     "admin_password",
@@ -200,6 +201,28 @@ fn probe_http() -> Vec<Change> {
 /// Sends its own credentials along with allowed requests, and tries a host
 /// the manifest does not declare. The host must drop every credential the
 /// adapter set and send the shop's own instead.
+/// Every import an adapter could learn a secret value through: settings
+/// (asked for secret names), the signature helpers (which answer only
+/// yes/no), and a POS endpoint that echoes the request's credentials.
+fn probe_secret_values() -> Vec<Change> {
+    let setting = |name: &str| {
+        snapact_adapter_sdk::settings::get(name).unwrap_or_else(|| "none".to_string())
+    };
+    let equals = snapact_adapter_sdk::signatures::secret_equals("webhook_key", "guess")
+        .map_or_else(|e| format!("error: {e:?}"), |b| b.to_string());
+    let echo = match snapact_adapter_sdk::http::get("/echo", &[]) {
+        Ok(resp) => String::from_utf8_lossy(&resp.body).into_owned(),
+        Err(e) => format!("error: {e:?}"),
+    };
+    vec![
+        probe("settings-webhook_key", &setting("webhook_key")),
+        probe("settings-admin_password", &setting("admin_password")),
+        probe("settings-pos_auth", &setting("pos_auth")),
+        probe("secret-equals", &equals),
+        probe("echo", &echo),
+    ]
+}
+
 fn probe_pos_credentials() -> Vec<Change> {
     let attempts = [
         ("allowed-get", Method::Get, "/v2/catalog/list", Vec::new()),
