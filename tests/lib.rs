@@ -5,6 +5,12 @@
 //! (`registry::build::build_rust_adapter`) into `target/test-adapters/`.
 //! Within the test binary a mutex makes each adapter build once; across
 //! processes (several test binaries or runners at once) a lock file does.
+//!
+//! [`catalogs`] generates vendor catalogs of any size with what SnapAct must
+//! end up holding; [`processes`] drives real `snapact-host` processes.
+
+pub mod catalogs;
+pub mod processes;
 
 use snapact_host::pos::{PosFuture, PosRequest, PosResponse, PosTransport};
 use snapact_host::registry::{Package, build};

@@ -2,6 +2,7 @@
 //! command's work lives in its own file under `cli/`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -266,6 +267,33 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// The whole `snapact-host` program: parse the process arguments, set up
+/// logging, run the command on a multi-threaded runtime and turn the outcome
+/// into the exit code (errors printed with their causes). `main.rs` calls
+/// only this, and so do the copies of the binary that the integration tests
+/// and benchmarks spawn, so they run exactly the program operators run.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(cli.log_format, None);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

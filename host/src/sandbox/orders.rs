@@ -81,6 +81,8 @@ pub struct EventDelivery {
     pub attempts: u32,
     /// Answered 2xx at least once.
     pub delivered: bool,
+    /// How many deliveries were answered 2xx (redeliveries count again).
+    pub acknowledged: u32,
     /// Last HTTP status, or the connection error.
     pub last_result: Option<String>,
     #[serde(skip)]
@@ -166,6 +168,7 @@ impl Inner {
             event_type: event_type.to_string(),
             attempts: 0,
             delivered: false,
+            acknowledged: 0,
             last_result: None,
             body: body.to_string().into_bytes(),
             tenant: tenant.to_string(),
@@ -221,6 +224,7 @@ fn deliver(inner: Arc<Inner>, id: String) {
             if let Some(e) = lock(&inner.orders.events).get_mut(&id) {
                 e.attempts += 1;
                 e.delivered |= ok;
+                e.acknowledged += u32::from(ok);
                 e.last_result = Some(outcome.clone());
             }
             if ok {
