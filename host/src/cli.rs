@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::telemetry::LogFormat;
 
@@ -195,6 +195,8 @@ pub struct RetryArgs {
 /// `snapact-host adapter ...`.
 #[derive(Debug, Subcommand)]
 pub enum AdapterCommand {
+    /// Create a new adapter (Rust, Python or JavaScript) that builds and passes the conformance suite.
+    New(NewArgs),
     /// Build the adapter in DIR (or every adapter under adapters/) into target/adapters/<id>/.
     Build(BuildArgs),
     /// Show a package's manifest, WIT version, digest, capabilities and exports.
@@ -203,6 +205,35 @@ pub enum AdapterCommand {
     Map(MapArgs),
     /// Golden tests: every NAME.input.json against NAME.expected.json.
     Test(TestArgs),
+}
+
+/// `adapter new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The adapter id: 1 to 64 of a-z, 0-9 and '-'.
+    pub name: String,
+    /// The language of the generated adapter.
+    #[arg(long, value_enum)]
+    pub lang: Lang,
+    /// The folder to create (default: adapters/NAME); it must not exist.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Rust only: the snapact-adapter-sdk crate folder (default: the sdk/ of
+    /// the repository checkout DIR is in).
+    #[arg(long)]
+    pub sdk_path: Option<PathBuf>,
+}
+
+/// `--lang`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Lang {
+    /// A Rust crate using snapact-adapter-sdk.
+    Rust,
+    /// Python, built with componentize-py.
+    Python,
+    /// JavaScript, built with componentize-js.
+    #[value(alias = "javascript")]
+    Js,
 }
 
 /// `adapter build`.
@@ -255,7 +286,7 @@ pub struct MapArgs {
 pub struct TestArgs {
     /// A package directory, or the id of a package in `--adapters-dir`.
     pub package: String,
-    /// Fixture directory (default: tests/fixtures/<id>).
+    /// Fixture directory (default: tests/fixtures/<id>, else adapters/<id>/fixtures).
     #[arg(long)]
     pub fixtures: Option<PathBuf>,
     /// Installed packages, for PKG given as an id.

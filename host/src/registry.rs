@@ -8,6 +8,7 @@
 pub mod build;
 mod manifest;
 mod package;
+pub mod scaffold;
 
 pub use manifest::{Capabilities, Limits, Manifest, ManifestError, WitRef};
 pub use package::{Package, PackageError};

@@ -1,4 +1,4 @@
-//! `snapact-host adapter build|inspect|map|test`.
+//! `snapact-host adapter new|build|inspect|map|test`.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -8,12 +8,16 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::{AdapterCommand, BuildArgs, EXIT_DATA, InspectArgs, MapArgs, TestArgs, fixtures};
-use crate::registry::{Package, build};
+use super::{
+    AdapterCommand, BuildArgs, EXIT_DATA, InspectArgs, Lang, MapArgs, NewArgs, TestArgs, fixtures,
+};
+use crate::registry::build::Language;
+use crate::registry::{Package, build, scaffold};
 use crate::runtime::{LoadedAdapter, Runtime, RuntimeConfig, ShopContext};
 
 pub(super) async fn run(cmd: AdapterCommand) -> anyhow::Result<u8> {
     match cmd {
+        AdapterCommand::New(args) => new_cmd(args),
         AdapterCommand::Build(args) => build_cmd(args).await,
         AdapterCommand::Inspect(args) => inspect(args),
         AdapterCommand::Map(args) => map(args).await,
@@ -65,6 +69,40 @@ fn cli_context(settings: BTreeMap<String, String>) -> ShopContext {
         pos: None,
         local_pos: false,
     }
+}
+
+fn new_cmd(args: NewArgs) -> anyhow::Result<u8> {
+    let language = match args.lang {
+        Lang::Rust => Language::Rust,
+        Lang::Python => Language::Python,
+        Lang::Js => Language::JavaScript,
+    };
+    let dir = args
+        .dir
+        .unwrap_or_else(|| Path::new("adapters").join(&args.name));
+    let created = scaffold::new_adapter(&scaffold::NewAdapter {
+        name: args.name.clone(),
+        language,
+        dir,
+        sdk_path: args.sdk_path,
+    })?;
+    let dir = created.dir.display();
+    println!(
+        "created {dir}: a {} adapter for a JSON product feed ({} files; see {dir}/README.md)",
+        scaffold::lang_flag(language),
+        created.files.len()
+    );
+    let unit_tests = match language {
+        Language::Rust => "cargo test",
+        Language::Python => "python3 -m unittest",
+        Language::JavaScript => "npm test",
+    };
+    let name = &args.name;
+    println!("next, from here:");
+    println!("  snapact-host adapter build {dir}");
+    println!("  snapact-host adapter test {name} --fixtures {dir}/fixtures");
+    println!("  (cd {dir} && {unit_tests})");
+    Ok(0)
 }
 
 async fn build_cmd(args: BuildArgs) -> anyhow::Result<u8> {
@@ -155,6 +193,18 @@ fn render_description(v: &Value) -> String {
     )
 }
 
+/// `tests/fixtures/<id>` (the repository's adapters), else the
+/// `adapters/<id>/fixtures` an adapter made by `adapter new` carries.
+fn default_fixtures(id: &str) -> PathBuf {
+    let shared = PathBuf::from("tests/fixtures").join(id);
+    let own = PathBuf::from("adapters").join(id).join("fixtures");
+    if !shared.is_dir() && own.is_dir() {
+        own
+    } else {
+        shared
+    }
+}
+
 fn read_payload(file: &Path) -> anyhow::Result<Vec<u8>> {
     if file == Path::new("-") {
         let mut buf = Vec::new();
@@ -197,7 +247,7 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
     let adapter = load(&args.adapters_dir, &args.package).await?;
     let dir = args
         .fixtures
-        .unwrap_or_else(|| PathBuf::from("tests/fixtures").join(adapter.id()));
+        .unwrap_or_else(|| default_fixtures(adapter.id()));
     let names = fixtures::names(&dir)?;
     if names.is_empty() {
         bail!(

@@ -44,6 +44,10 @@ pub fn detect_language(dir: &Path) -> Option<Language> {
 
 /// Build the adapter in `dir`, whatever its language, into `<out_root>/<id>/`.
 pub fn build_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf> {
+    // The tools run in the adapter's folder: paths given relative to ours
+    // must not be read relative to theirs.
+    let dir = &std::path::absolute(dir)
+        .with_context(|| format!("failed to resolve {}", dir.display()))?;
     let language = detect_language(dir).with_context(|| {
         format!(
             "{} is not an adapter source folder: expected Cargo.toml (Rust), app.py (Python) \
@@ -104,13 +108,33 @@ pub const RUST_PROFILE: &str = "adapter";
 /// `<out_root>/<id>/`, replacing an older build of the same id. Returns the
 /// package folder.
 pub fn build_rust_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf> {
+    build_rust_adapter_with_target_dir(dir, out_root, None)
+}
+
+/// [`build_rust_adapter`] with Cargo's output in `target_dir` (`--target-dir`)
+/// rather than the crate's own target directory: a crate that is a workspace
+/// of its own, as `adapter new` makes them, then reuses the dependencies
+/// another workspace has already compiled.
+pub fn build_rust_adapter_with_target_dir(
+    dir: &Path,
+    out_root: &Path,
+    target_dir: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    let dir = &std::path::absolute(dir)
+        .with_context(|| format!("failed to resolve {}", dir.display()))?;
     let cargo_toml = dir.join("Cargo.toml");
     let manifest_path = dir.join(MANIFEST_FILE);
     let manifest = Manifest::load(&manifest_path)?;
     let package_name = package_name(&cargo_toml)?;
     ensure_target_installed(dir)?;
 
-    let (target_dir, lib_name) = cargo_metadata(&cargo_toml, &package_name)?;
+    let (metadata_target_dir, lib_name) = cargo_metadata(&cargo_toml, &package_name)?;
+    let target_dir = match target_dir {
+        Some(t) => {
+            std::path::absolute(t).with_context(|| format!("failed to resolve {}", t.display()))?
+        }
+        None => metadata_target_dir,
+    };
     let output = Command::new(cargo())
         .current_dir(dir)
         .arg("build")
@@ -124,6 +148,8 @@ pub fn build_rust_adapter(dir: &Path, out_root: &Path) -> anyhow::Result<PathBuf
             "--profile",
             RUST_PROFILE,
         ])
+        .arg("--target-dir")
+        .arg(&target_dir)
         .output()
         .with_context(|| format!("failed to run cargo to build {}", dir.display()))?;
     if !output.status.success() {
@@ -259,7 +285,13 @@ fn ensure_target_installed(dir: &Path) -> anyhow::Result<()> {
 
 /// The workspace target directory and the library name of `package`.
 fn cargo_metadata(cargo_toml: &Path, package: &str) -> anyhow::Result<(PathBuf, String)> {
-    let output = Command::new(cargo())
+    let mut cmd = Command::new(cargo());
+    // In the crate's folder, as the build runs: the same `.cargo/config.toml`
+    // (and so the same target directory) applies to both.
+    if let Some(dir) = cargo_toml.parent() {
+        cmd.current_dir(dir);
+    }
+    let output = cmd
         .args([
             "metadata",
             "--format-version",

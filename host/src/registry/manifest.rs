@@ -270,7 +270,8 @@ impl Manifest {
     }
 }
 
-fn is_id(s: &str) -> bool {
+/// An adapter id: 1 to 64 of `a-z`, `0-9` and `-`.
+pub(crate) fn is_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')

@@ -20,6 +20,9 @@ use std::process::{Command, Output};
 const WORLD: &str = "adapter";
 /// The adapter's entry module, relative to its folder.
 pub const ENTRY: &str = "src/adapter.js";
+/// The componentize-js release adapters are built with: the version
+/// `snapact-host adapter new` pins in a new adapter's `package.json`.
+pub const COMPONENTIZE_JS_VERSION: &str = "0.23.0";
 /// The WASI features componentize-js can embed; all are disabled.
 const DISABLED_FEATURES: [&str; 5] = ["stdio", "random", "clocks", "http", "fetch-event"];
 
@@ -32,6 +35,9 @@ pub fn is_js_adapter(dir: &Path) -> bool {
 /// `wit_dir`, writing the component to `out_wasm` (its parent folder is
 /// created). Runs `npm ci` first when `node_modules` is missing.
 pub fn build_js_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path) -> anyhow::Result<()> {
+    // npm and node run in the adapter's folder: resolve it against ours first.
+    let adapter_dir = &std::path::absolute(adapter_dir)
+        .with_context(|| format!("failed to resolve {}", adapter_dir.display()))?;
     if !is_js_adapter(adapter_dir) {
         bail!(
             "{} is not a JavaScript adapter: it needs package.json and {ENTRY}",
@@ -53,7 +59,9 @@ pub fn build_js_adapter(adapter_dir: &Path, wit_dir: &Path, out_wasm: &Path) -> 
         }
         let output = Command::new(npm())
             .current_dir(adapter_dir)
-            .args(["ci", "--no-audit", "--no-fund"])
+            // Packages already in npm's cache (checked against the
+            // lockfile's integrity hashes) are not downloaded again.
+            .args(["ci", "--no-audit", "--no-fund", "--prefer-offline"])
             .output()
             .with_context(|| format!("failed to run `npm ci` in {}", adapter_dir.display()))?;
         check(&output, &format!("`npm ci` in {}", adapter_dir.display()))?;
