@@ -104,17 +104,21 @@ pub fn fixtures_dir() -> PathBuf {
     workspace_root().join("tests").join("fixtures")
 }
 
-/// Where test adapter packages are written.
-pub fn test_adapters_dir() -> PathBuf {
+/// The workspace's Cargo target directory (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let target = if target.is_relative() {
+    if target.is_relative() {
         workspace_root().join(target)
     } else {
         target
-    };
-    target.join("test-adapters")
+    }
+}
+
+/// Where test adapter packages are written.
+pub fn test_adapters_dir() -> PathBuf {
+    target_dir().join("test-adapters")
 }
 
 /// Build the adapter crate at `crate_dir` (relative to the workspace root)

@@ -7,4 +7,5 @@ mod loading;
 mod orders;
 mod pipeline;
 mod pos;
+mod scaffold;
 mod webhooks;
