@@ -4,3 +4,36 @@
 //! them, so tests and benchmarks use the same inputs.
 
 pub use snapact_tests::catalogs::square_catalog;
+
+use serde_json::{Value, json};
+
+/// A product feed (the format `snapact-host adapter new` adapters map) of
+/// `products` products, cycling through eight shapes like the generated
+/// sample fixture: tracked, untracked, low and zero stock, a 3-decimal
+/// currency, no fixed price, string quantities and one delete in eight.
+/// Every product maps to exactly one change.
+pub fn product_feed(products: usize) -> Vec<u8> {
+    let items: Vec<Value> = (0..products)
+        .map(|i| {
+            let id = format!("P{i:07}");
+            let price = format!("{}.{:02}", 1_000 + i % 977, i % 100);
+            match i % 8 {
+                0 => json!({
+                    "id": id, "name": format!("T-shirt {i}"), "price": price, "currency": "NGN",
+                    "quantity": 24, "sku": format!("SKU-{i}"), "barcode": "5901234123457",
+                    "category": "Clothing", "description": "100% cotton",
+                    "image_url": format!("https://shop.example/images/{i}.jpg"),
+                    "updated_at": "2026-11-20T09:30:00Z"
+                }),
+                1 => json!({ "id": 100_000 + i, "name": format!("Jollof rice {i}"), "price": price, "quantity": 3, "category": "Food" }),
+                2 => json!({ "id": id, "name": format!("Cap {i}"), "price": "12.50", "currency": "USD", "quantity": 0 }),
+                3 => json!({ "id": id, "name": format!("Gift wrapping {i}"), "price": price }),
+                4 => json!({ "id": id, "name": format!("Custom cake {i}"), "price": null, "quantity": null }),
+                5 => json!({ "id": id, "name": format!("Oud perfume {i}"), "price": "12.750", "currency": "KWD", "quantity": "8" }),
+                6 => json!({ "id": id, "name": format!("  Phone case {i}  "), "price": price, "quantity": -2 }),
+                _ => json!({ "id": id, "deleted": true, "updated_at": "2026-11-19T17:05:00Z" }),
+            }
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "products": items })).unwrap_or_default()
+}
