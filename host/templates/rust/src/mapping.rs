@@ -173,11 +173,13 @@ fn currency(p: &Node, settings: &Settings) -> Result<String, ErrorDetail> {
             }
             Ok(code)
         }
-        None => settings.currency.clone().ok_or_else(|| ErrorDetail {
-            message:
-                "no currency: give the product a `currency` or set the shop's `currency` setting"
-                    .into(),
-            path: Some(format!("{}.currency", p.path)),
+        None => settings.currency.clone().ok_or_else(|| {
+            // `req` fails with the path of the absent field.
+            let path = p.req("currency").err().and_then(|e| e.path);
+            ErrorDetail {
+                message: "no currency: give the product a `currency` or set the shop's `currency` setting".into(),
+                path,
+            }
         }),
     }
 }
