@@ -21,13 +21,9 @@ use snapact_host::runtime::{AdapterError, CallError, LoadedAdapter, Runtime, Sho
 use snapact_tests::{adapter_dirs, block_on, load_adapter, workspace_root};
 
 fn ctx(settings: BTreeMap<String, String>) -> ShopContext {
-    ShopContext {
-        shop: "conformance".into(),
-        settings,
-        secrets: BTreeMap::new(),
-        pos_base_url: None,
-        pos: None,
-    }
+    let mut ctx = ShopContext::new("conformance");
+    ctx.settings = settings;
+    ctx
 }
 
 /// An adapter under test: loaded, with its source folder and golden fixtures.
