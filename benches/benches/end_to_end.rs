@@ -94,7 +94,7 @@ fn install_square(root: &Path, one_file: bool) -> anyhow::Result<PathBuf> {
 /// SearchCatalogObjects body. Parts carry distinct items.
 fn write_catalogs(dir: &Path, n: usize, files: usize) -> anyhow::Result<Vec<PathBuf>> {
     ensure!(
-        files >= 1 && n % files == 0,
+        files >= 1 && n.is_multiple_of(files),
         "E2E_BENCH_FILES must divide E2E_BENCH_CHANGES"
     );
     let whole: serde_json::Value = serde_json::from_slice(&square_catalog(n, 1))?;

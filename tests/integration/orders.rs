@@ -177,11 +177,19 @@ async fn paid_orders_reach_square_once_through_redeliveries_and_a_kill() {
     let creates = square.received_at("/v2/orders");
     let keys: std::collections::BTreeSet<_> = creates
         .iter()
-        .map(|r| r.body["idempotency_key"].as_str().unwrap_or_default().to_string())
+        .map(|r| {
+            r.body["idempotency_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(keys.len(), 1, "every attempt used the same key: {keys:?}");
     let order = &creates[0].body["order"];
-    assert_eq!(order["line_items"][0]["catalog_object_id"], buy["external_ref"]);
+    assert_eq!(
+        order["line_items"][0]["catalog_object_id"],
+        buy["external_ref"]
+    );
     assert_eq!(order["line_items"][0]["quantity"], "2");
     assert_eq!(store.inbox_counts(SHOP).await.expect("counts").parked, 0);
     host.kill9().await.expect("stop");

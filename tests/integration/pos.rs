@@ -214,7 +214,11 @@ settings = {{ currency = "NGN" }}
         .map_records(&shops[0].context(), b"learn-secrets", "text/plain")
         .await
         .expect("probes report");
-    for name in ["settings-webhook_key", "settings-admin_password", "settings-pos_auth"] {
+    for name in [
+        "settings-webhook_key",
+        "settings-admin_password",
+        "settings-pos_auth",
+    ] {
         assert_eq!(observation(&mapped.changes, name), "none", "{name}");
     }
     assert_eq!(observation(&mapped.changes, "secret-equals"), "false");

@@ -466,7 +466,9 @@ fn credential(shop: &str, auth: &PosAuth) -> Result<Credential, PosSetupError> {
                 name: AUTHORIZATION,
                 value: sensitive(&text, "pos_auth.bearer")?,
                 kind: "bearer",
-                echoes: vec![Zeroizing::new(token.expose_secret().trim().as_bytes().to_vec())],
+                echoes: vec![Zeroizing::new(
+                    token.expose_secret().trim().as_bytes().to_vec(),
+                )],
             }
         }
         PosAuth::Basic { username, password } => {
@@ -498,7 +500,9 @@ fn credential(shop: &str, auth: &PosAuth) -> Result<Credential, PosSetupError> {
                 name: header,
                 value: sensitive(value.expose_secret().trim(), "pos_auth.header.value")?,
                 kind: "header",
-                echoes: vec![Zeroizing::new(value.expose_secret().trim().as_bytes().to_vec())],
+                echoes: vec![Zeroizing::new(
+                    value.expose_secret().trim().as_bytes().to_vec(),
+                )],
             }
         }
     })
@@ -700,7 +704,10 @@ mod tests {
     async fn a_pos_echoing_the_credential_never_hands_it_to_the_adapter() {
         let (base, _pos) = start_fake_pos().await;
         let cases = [
-            (PosAuth::Bearer(SecretString::from("host-token-7f3a")), "host-token-7f3a"),
+            (
+                PosAuth::Bearer(SecretString::from("host-token-7f3a")),
+                "host-token-7f3a",
+            ),
             (
                 PosAuth::Basic {
                     username: "merchant".into(),

@@ -205,9 +205,8 @@ fn probe_http() -> Vec<Change> {
 /// (asked for secret names), the signature helpers (which answer only
 /// yes/no), and a POS endpoint that echoes the request's credentials.
 fn probe_secret_values() -> Vec<Change> {
-    let setting = |name: &str| {
-        snapact_adapter_sdk::settings::get(name).unwrap_or_else(|| "none".to_string())
-    };
+    let setting =
+        |name: &str| snapact_adapter_sdk::settings::get(name).unwrap_or_else(|| "none".to_string());
     let equals = snapact_adapter_sdk::signatures::secret_equals("webhook_key", "guess")
         .map_or_else(|e| format!("error: {e:?}"), |b| b.to_string());
     let echo = match snapact_adapter_sdk::http::get("/echo", &[]) {
