@@ -3,9 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-use wasmtime::{
-    Config, Enabled, Engine, Inlining, InstanceAllocationStrategy, PoolingAllocationConfig,
-};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the granularity of deadlines, and how often
 /// a busy guest yields its thread back to Tokio.
@@ -74,11 +72,10 @@ fn base_config() -> Config {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
-        // Inline small guest functions into their callers: every function
-        // entry pays an epoch check, and Rust guests call many tiny ones.
-        // About 7% fewer instructions per mapping call; compiling takes
-        // longer, once per adapter version thanks to the code cache.
-        .compiler_inlining(Inlining::Yes)
+        // Cranelift's inlining (`compiler_inlining`) would cut a Rust
+        // guest's instructions by about 7% but doubles compile time, which
+        // Python and JavaScript components (50 s and more) cannot afford:
+        // off; BENCHMARKS.md has both measurements.
         .parallel_compilation(true);
     config
 }
