@@ -45,7 +45,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Instance, Lift, Linker, Lower,
+    ResourceTable,
+};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -154,6 +157,7 @@ pub struct LoadedAdapter {
     version_text: Arc<str>,
     digest: String,
     pre: bindings::AdapterPre<CallState>,
+    exports: Exports,
     memory_mb: u64,
     timeout: Duration,
     max_output_bytes: usize,
@@ -254,6 +258,7 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(link_error)?;
         let pre = bindings::AdapterPre::new(pre).map_err(link_error)?;
+        let exports = Exports::find(pre.instance_pre().component()).map_err(link_error)?;
 
         let cfg = &inner.config;
         let memory_mb = manifest.limits.memory_mb.min(cfg.max_memory_mb);
@@ -278,6 +283,7 @@ impl Runtime {
             version_text: manifest.version.to_string().into(),
             digest,
             pre,
+            exports,
             memory_mb,
             timeout: Duration::from_millis(timeout_ms),
             max_output_bytes: cfg.max_output_bytes,
@@ -303,6 +309,47 @@ impl WasiView for CallState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// Where the `pos-adapter` functions are in the component, looked up once at
+/// load. A call type-checks only the function it calls, not all five.
+struct Exports {
+    map_records: ComponentExportIndex,
+    handle_webhook: ComponentExportIndex,
+    poll: ComponentExportIndex,
+    push_order: ComponentExportIndex,
+    order_status_changed: ComponentExportIndex,
+}
+
+impl Exports {
+    /// The exported interface, named as the bindings generated from `../wit`
+    /// name it (export lookups accept semver-compatible versions).
+    const INTERFACE: &str = "snapact:adapter/pos-adapter@0.1.0";
+
+    fn find(component: &Component) -> wasmtime::Result<Self> {
+        let interface = component
+            .get_export_index(None, Self::INTERFACE)
+            .ok_or_else(|| {
+                wasmtime::format_err!("no exported instance named `{}`", Self::INTERFACE)
+            })?;
+        let function = |name: &str| {
+            component
+                .get_export_index(Some(&interface), name)
+                .ok_or_else(|| {
+                    wasmtime::format_err!(
+                        "instance export `{}` does not have export `{name}`",
+                        Self::INTERFACE
+                    )
+                })
+        };
+        Ok(Exports {
+            map_records: function("map-records")?,
+            handle_webhook: function("handle-webhook")?,
+            poll: function("poll")?,
+            push_order: function("push-order")?,
+            order_status_changed: function("order-status-changed")?,
+        })
     }
 }
 
@@ -354,14 +401,14 @@ impl LoadedAdapter {
         content_type: &str,
     ) -> Result<Mapped, CallError> {
         let function = Function::MapRecords;
-        let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
-        let raw = tokio::time::timeout_at(
-            deadline.into(),
-            guest
-                .snapact_adapter_pos_adapter()
-                .call_map_records(&mut store, payload, content_type),
-        )
-        .await;
+        let (store, raw) = self
+            .call(
+                ctx,
+                function,
+                &self.exports.map_records,
+                (payload, content_type),
+            )
+            .await?;
         self.finish(function, store, raw, convert::mapped)
     }
 
@@ -373,14 +420,9 @@ impl LoadedAdapter {
     ) -> Result<WebhookOutcome, CallError> {
         let function = Function::HandleWebhook;
         let req = convert::to_wit_webhook(req);
-        let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
-        let raw = tokio::time::timeout_at(
-            deadline.into(),
-            guest
-                .snapact_adapter_pos_adapter()
-                .call_handle_webhook(&mut store, &req),
-        )
-        .await;
+        let (store, raw) = self
+            .call(ctx, function, &self.exports.handle_webhook, (&req,))
+            .await?;
         self.finish(function, store, raw, convert::webhook_outcome)
     }
 
@@ -391,14 +433,9 @@ impl LoadedAdapter {
         cursor: Option<String>,
     ) -> Result<PollPage, CallError> {
         let function = Function::Poll;
-        let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
-        let raw = tokio::time::timeout_at(
-            deadline.into(),
-            guest
-                .snapact_adapter_pos_adapter()
-                .call_poll(&mut store, cursor.as_deref()),
-        )
-        .await;
+        let (store, raw) = self
+            .call(ctx, function, &self.exports.poll, (cursor.as_deref(),))
+            .await?;
         self.finish(function, store, raw, convert::poll_page)
     }
 
@@ -410,14 +447,9 @@ impl LoadedAdapter {
     ) -> Result<PosOrderRef, CallError> {
         let function = Function::PushOrder;
         let order = convert::to_wit_order(order);
-        let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
-        let raw = tokio::time::timeout_at(
-            deadline.into(),
-            guest
-                .snapact_adapter_pos_adapter()
-                .call_push_order(&mut store, &order),
-        )
-        .await;
+        let (store, raw) = self
+            .call(ctx, function, &self.exports.push_order, (&order,))
+            .await?;
         self.finish(function, store, raw, convert::pos_order_ref)
     }
 
@@ -429,15 +461,39 @@ impl LoadedAdapter {
     ) -> Result<(), CallError> {
         let function = Function::OrderStatusChanged;
         let update = convert::to_wit_status_update(update);
-        let (mut store, guest, deadline) = self.instantiate(ctx, function).await?;
-        let raw = tokio::time::timeout_at(
-            deadline.into(),
-            guest
-                .snapact_adapter_pos_adapter()
-                .call_order_status_changed(&mut store, &update),
-        )
-        .await;
+        let (store, raw) = self
+            .call(
+                ctx,
+                function,
+                &self.exports.order_status_changed,
+                (&update,),
+            )
+            .await?;
         self.finish(function, store, raw, |()| ())
+    }
+
+    /// Instantiate, look up `export` with the WIT signature `P -> result<W,
+    /// adapter-error>`, and call it with `params` before the deadline.
+    async fn call<P, W>(
+        &self,
+        ctx: &ShopContext,
+        function: Function,
+        export: &ComponentExportIndex,
+        params: P,
+    ) -> Result<(Store<CallState>, RawResult<W>), CallError>
+    where
+        P: ComponentNamedList + Lower + Send + Sync,
+        (Result<W, bindings::types::AdapterError>,):
+            ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        let (mut store, instance, deadline) = self.instantiate(ctx, function).await?;
+        let func = instance
+            .get_typed_func::<P, (Result<W, bindings::types::AdapterError>,)>(&mut store, export)
+            .map_err(|e| self.trap(function, &store, Some(e)))?;
+        let raw = tokio::time::timeout_at(deadline.into(), func.call_async(&mut store, params))
+            .await
+            .map(|called| called.map(|(result,)| result));
+        Ok((store, raw))
     }
 
     /// A fresh store (limits, deadline, WASI context, the shop's view) and a
@@ -446,7 +502,7 @@ impl LoadedAdapter {
         &self,
         ctx: &ShopContext,
         function: Function,
-    ) -> Result<(Store<CallState>, bindings::Adapter, Instant), CallError> {
+    ) -> Result<(Store<CallState>, Instance, Instant), CallError> {
         let deadline = Instant::now() + self.timeout;
         let shop: Arc<str> = ctx.shop.as_str().into();
         let declared = &self.manifest.capabilities;
@@ -507,10 +563,13 @@ impl LoadedAdapter {
                 Ok(UpdateDeadline::Yield(1))
             }
         });
-        let instantiated =
-            tokio::time::timeout_at(deadline.into(), self.pre.instantiate_async(&mut store)).await;
+        let instantiated = tokio::time::timeout_at(
+            deadline.into(),
+            self.pre.instance_pre().instantiate_async(&mut store),
+        )
+        .await;
         match instantiated {
-            Ok(Ok(guest)) => Ok((store, guest, deadline)),
+            Ok(Ok(instance)) => Ok((store, instance, deadline)),
             Ok(Err(e)) => Err(self.trap(function, &store, Some(e))),
             Err(_) => Err(self.trap(function, &store, None)),
         }

@@ -16,6 +16,7 @@
 
 use crate::{AdapterError, ErrorDetail, Rejection};
 pub use serde_json::Value;
+use std::sync::Arc;
 
 /// Parse a payload; a payload that is not JSON is `invalid-input` at `$`
 /// with serde's line and column.
@@ -29,31 +30,127 @@ pub fn parse(payload: &[u8]) -> Result<Value, AdapterError> {
 }
 
 /// A JSON value and the path that leads to it.
-#[derive(Debug, Clone)]
+///
+/// The path is kept as a chain of borrowed steps (object keys and array
+/// indices) and written out only when something asks for it, an error above
+/// all: reading a field formats nothing, and only objects and arrays, which
+/// can have children, allocate (one shared link each).
+#[derive(Clone)]
 pub struct Node<'a> {
     /// The value.
     pub value: &'a Value,
-    /// Its JSON path, `$` for the root.
-    pub path: String,
+    /// The path of the parent, `None` at the root.
+    up: Option<Arc<Link<'a>>>,
+    /// How this node is reached from its parent.
+    step: Step<'a>,
+    /// An object's or array's own path, shared by its children.
+    own: Option<Arc<Link<'a>>>,
+}
+
+/// One step of a path and the path above it.
+struct Link<'a> {
+    up: Option<Arc<Link<'a>>>,
+    step: Step<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+// Nodes stay `Send + Sync`, as they were when they carried a `String` path.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Node<'static>>();
+};
+
+impl std::fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("value", self.value)
+            .field("path", &self.path())
+            .finish()
+    }
 }
 
 impl<'a> Node<'a> {
     /// The document root, at path `$`.
     pub fn root(value: &'a Value) -> Self {
+        Self::at(value, None, Step::Root)
+    }
+
+    fn at(value: &'a Value, up: Option<Arc<Link<'a>>>, step: Step<'a>) -> Self {
+        let own = match value {
+            Value::Object(_) | Value::Array(_) => Some(Arc::new(Link {
+                up: up.clone(),
+                step,
+            })),
+            _ => None,
+        };
         Node {
             value,
-            path: "$".into(),
+            up,
+            step,
+            own,
         }
+    }
+
+    /// A node below this one.
+    fn child(&self, value: &'a Value, step: Step<'a>) -> Node<'a> {
+        let here = match &self.own {
+            Some(own) => own.clone(),
+            // Only objects and arrays have children; kept total all the same.
+            None => Arc::new(Link {
+                up: self.up.clone(),
+                step: self.step,
+            }),
+        };
+        Self::at(value, Some(here), step)
+    }
+
+    /// Its JSON path: `$` for the root, then `.key` for an object field and
+    /// `[i]` for an array element (`$.objects[3].id`).
+    pub fn path(&self) -> String {
+        let mut steps = vec![self.step];
+        let mut up = self.up.as_deref();
+        while let Some(link) = up {
+            steps.push(link.step);
+            up = link.up.as_deref();
+        }
+        let mut path = String::with_capacity(8 * steps.len());
+        for step in steps.iter().rev() {
+            match step {
+                Step::Root => path.push('$'),
+                Step::Key(key) => {
+                    path.push('.');
+                    path.push_str(key);
+                }
+                Step::Index(i) => {
+                    path.push('[');
+                    path.push_str(&i.to_string());
+                    path.push(']');
+                }
+            }
+        }
+        path
+    }
+
+    /// The path of field `key` of this node (present or not), for errors
+    /// about a missing or unusable field.
+    pub fn field_path(&self, key: &str) -> String {
+        let mut path = self.path();
+        path.push('.');
+        path.push_str(key);
+        path
     }
 
     /// A field, or `None` when absent or `null`.
     pub fn get(&self, key: &str) -> Option<Node<'a>> {
-        match self.value.get(key) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(Node {
-                value: v,
-                path: format!("{}.{key}", self.path),
-            }),
+        match self.value.as_object()?.get_key_value(key) {
+            None | Some((_, Value::Null)) => None,
+            Some((key, v)) => Some(self.child(v, Step::Key(key))),
         }
     }
 
@@ -64,7 +161,7 @@ impl<'a> Node<'a> {
         }
         self.get(key).ok_or_else(|| ErrorDetail {
             message: format!("missing required field `{key}`"),
-            path: Some(format!("{}.{key}", self.path)),
+            path: Some(self.field_path(key)),
         })
     }
 
@@ -151,10 +248,7 @@ impl<'a> Node<'a> {
         Ok(items
             .iter()
             .enumerate()
-            .map(|(i, v)| Node {
-                value: v,
-                path: format!("{}[{i}]", self.path),
-            })
+            .map(|(i, v)| self.child(v, Step::Index(i)))
             .collect())
     }
 
@@ -170,7 +264,7 @@ impl<'a> Node<'a> {
     pub fn error(&self, message: impl Into<String>) -> ErrorDetail {
         ErrorDetail {
             message: message.into(),
-            path: Some(self.path.clone()),
+            path: Some(self.path()),
         }
     }
 
@@ -178,7 +272,7 @@ impl<'a> Node<'a> {
     pub fn reject(&self, record_id: Option<String>, detail: ErrorDetail) -> Rejection {
         Rejection {
             record_id,
-            path: detail.path.or_else(|| Some(self.path.clone())),
+            path: detail.path.or_else(|| Some(self.path())),
             message: detail.message,
         }
     }
@@ -239,6 +333,46 @@ mod tests {
             .req("c")
             .expect_err("not an object");
         assert_eq!(not_obj.path.as_deref(), Some("$.a[0].b"));
+    }
+
+    #[test]
+    fn paths_are_written_on_demand_and_survive_clones() {
+        let doc = parse(br#"{"objects":[{"item_data":{"variations":[{"id":"V"},{"id":7}]}}]}"#)
+            .expect("valid json");
+        let root = Node::root(&doc);
+        assert_eq!(root.path(), "$");
+        assert_eq!(root.field_path("objects"), "$.objects");
+        let objects = root
+            .req("objects")
+            .expect("objects")
+            .array()
+            .expect("array");
+        let data = objects[0].req("item_data").expect("item_data");
+        let variations = data.opt_array("variations").expect("variations");
+        assert_eq!(variations[1].path(), "$.objects[0].item_data.variations[1]");
+        // A clone, and a child made from the clone, keep the whole path even
+        // when the nodes they came from are gone.
+        let second = variations[1].clone();
+        drop(variations);
+        drop(data);
+        drop(objects);
+        let id = second.req("id").expect("id");
+        assert_eq!(id.path(), "$.objects[0].item_data.variations[1].id");
+        let err = id.str().expect_err("a number");
+        assert_eq!(
+            err.path.as_deref(),
+            Some("$.objects[0].item_data.variations[1].id")
+        );
+        assert_eq!(
+            second.field_path("sku"),
+            "$.objects[0].item_data.variations[1].sku"
+        );
+        let rejection = second.reject(None, second.error("bad"));
+        assert_eq!(
+            rejection.path.as_deref(),
+            Some("$.objects[0].item_data.variations[1]")
+        );
+        assert!(format!("{second:?}").contains("variations[1]"));
     }
 
     #[test]

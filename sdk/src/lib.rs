@@ -33,6 +33,8 @@ pub mod availability;
 pub mod http;
 pub mod json;
 pub mod log;
+#[cfg(any(target_arch = "wasm32", test))]
+mod mem;
 pub mod money;
 pub mod settings;
 pub mod signatures;

@@ -113,7 +113,7 @@ pub fn map_stock(node: &Node, settings: &Settings) -> Result<Change, Rejection> 
         None => {
             return Err(reject(ErrorDetail {
                 message: "item stock has no `quantity`; the deprecated `stockCount` is rounded to the nearest unit and is never used".into(),
-                path: Some(format!("{}.quantity", node.path)),
+                path: Some(node.field_path("quantity")),
             }));
         }
     };
@@ -151,7 +151,7 @@ fn item_name(node: &Node) -> Result<String, ErrorDetail> {
     }
     non_empty(node.opt_str("alternateName")?).ok_or_else(|| ErrorDetail {
         message: "item has no name: both `name` and `alternateName` are empty".into(),
-        path: Some(format!("{}.name", node.path)),
+        path: Some(node.field_path("name")),
     })
 }
 
@@ -222,7 +222,7 @@ fn tracked_quantity(node: &Node) -> Result<Option<i64>, ErrorDetail> {
         Some(q) => stock_units(&q).map(Some),
         None if stock.get("stockCount").is_some() => Err(ErrorDetail {
             message: "itemStock has no `quantity`; the deprecated `stockCount` is rounded to the nearest unit and is never used".into(),
-            path: Some(format!("{}.quantity", stock.path)),
+            path: Some(stock.field_path("quantity")),
         }),
         None => Ok(None),
     }

@@ -65,7 +65,7 @@ pub fn verification_code(root: &Node) -> Result<Option<String>, AdapterError> {
         || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
         return Err(invalid_input(
-            node.path.clone(),
+            node.path(),
             "verificationCode must be letters, digits and dashes (a UUID)",
         ));
     }
@@ -196,10 +196,7 @@ pub fn resolve(
             Step::Fetch { id, version } => match fetch(&id)? {
                 None => mapped.changes.push(deletion(id, version)),
                 Some(doc) => {
-                    let node = Node {
-                        value: &doc,
-                        path: "$".into(),
-                    };
+                    let node = Node::root(&doc);
                     match map_item(&node, settings) {
                         Ok(change) => mapped.changes.push(change),
                         Err(rejection) => mapped.rejected.push(rejection),

@@ -111,7 +111,7 @@ pub fn read_payload<'a>(root: &Node<'a>) -> Result<Payload<'a>, AdapterError> {
         let code = first.opt_str("code")?.unwrap_or("UNKNOWN");
         let detail = first.opt_str("detail")?.unwrap_or("no detail");
         return Err(invalid_input(
-            first.path.clone(),
+            first.path(),
             format!("Square answered with an error instead of data: {code}: {detail}"),
         ));
     }
@@ -489,7 +489,7 @@ fn map_item<'a>(item: &Node<'a>, ctx: &Ctx<'_, 'a>, out: &mut Mapped) {
         };
         out.rejected.push(Rejection {
             record_id: Some(facts.id.clone()),
-            path: Some(format!("{}.item_data.variations", item.path)),
+            path: Some(item.field_path("item_data.variations")),
             message: message.into(),
         });
         return;

@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the granularity of deadlines, and how often
 /// a busy guest yields its thread back to Tokio.
@@ -12,6 +12,14 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Concurrent instances the pool holds; calls beyond it fail with a clear
 /// instantiation error instead of exhausting memory.
 const POOL_COMPONENT_INSTANCES: u32 = 1000;
+
+/// Linear memory a pool slot keeps resident between calls: enough for a
+/// typical mapping call (a 1,000-variation Square page dirties about 4 MiB),
+/// bounded so idle slots do not hold much memory.
+const KEEP_RESIDENT_MEMORY: usize = 8 << 20;
+
+/// Table memory a pool slot keeps resident (adapter tables are a few KiB).
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 
 pub(crate) struct BuiltEngine {
     pub(crate) engine: Engine,
@@ -26,7 +34,15 @@ pub(crate) fn build(max_memory_bytes: usize) -> anyhow::Result<BuiltEngine> {
         .total_memories(POOL_COMPONENT_INSTANCES)
         .total_tables(2 * POOL_COMPONENT_INSTANCES)
         .total_stacks(POOL_COMPONENT_INSTANCES)
-        .max_memory_size(max_memory_bytes);
+        .max_memory_size(max_memory_bytes)
+        // A finished call's memory is reset in place rather than handed back
+        // to the OS: only the pages it dirtied (found with Linux's
+        // PAGEMAP_SCAN where available) are zeroed or restored, so the next
+        // call on the slot takes no page faults. Up to this much per slot
+        // stays resident; the rest is released as before.
+        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+        .table_keep_resident(KEEP_RESIDENT_TABLE)
+        .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&config) {
         Ok(engine) => Ok(BuiltEngine {
@@ -56,6 +72,10 @@ fn base_config() -> Config {
         .wasm_component_model(true)
         .epoch_interruption(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        // Cranelift's inlining (`compiler_inlining`) would cut a Rust
+        // guest's instructions by about 7% but doubles compile time, which
+        // Python and JavaScript components (50 s and more) cannot afford:
+        // off; BENCHMARKS.md has both measurements.
         .parallel_compilation(true);
     config
 }

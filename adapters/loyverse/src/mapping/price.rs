@@ -29,8 +29,8 @@ pub fn variant_price(
             let at = store
                 .and_then(|s| s.get("pricing_type"))
                 .or_else(|| variant.get("default_pricing_type"))
-                .map(|n| n.path)
-                .unwrap_or_else(|| variant.path.clone());
+                .map(|n| n.path())
+                .unwrap_or_else(|| variant.path());
             return Err(ErrorDetail {
                 message: format!("unknown pricing type {other:?}: expected FIXED or VARIABLE"),
                 path: Some(at),
@@ -45,7 +45,7 @@ pub fn variant_price(
                 "FIXED-price variant has no `price` for store {:?} and no `default_price`",
                 settings.store_id
             ),
-            path: Some(format!("{}.default_price", variant.path)),
+            path: Some(variant.field_path("default_price")),
         })?;
     let text = price_node.decimal_text()?;
     let listed = money::to_minor(&text, &settings.currency, Rounding::Exact)
