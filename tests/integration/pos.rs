@@ -63,7 +63,7 @@ fn install_hostile(dir: &std::path::Path, port: u16) {
             r#"http_hosts = ["pos.example.com"]"#,
             &format!(r#"http_hosts = ["pos.example.com", "127.0.0.1:{port}"]"#),
         )
-        .replace("timeout_ms = 1000", "timeout_ms = 30000");
+        .replace("timeout_ms = 4000", "timeout_ms = 30000");
     assert!(
         manifest.contains(&format!("127.0.0.1:{port}")),
         "{manifest}"
