@@ -286,6 +286,31 @@ impl Change {
     }
 }
 
+impl Item {
+    /// A minimal valid item (tests): priced 1.00 NGN, one in stock.
+    #[cfg(test)]
+    pub(crate) fn sample(external_ref: &str, name: &str) -> Item {
+        Item {
+            external_ref: external_ref.into(),
+            name: name.into(),
+            price: Some(Money {
+                amount_minor: 100,
+                currency: "NGN".into(),
+            }),
+            quantity: Some(1),
+            availability: Availability::InStock,
+            sku: None,
+            barcode: None,
+            category: None,
+            description: None,
+            image_url: None,
+            parent_ref: None,
+            stock_key: None,
+            source_version: None,
+        }
+    }
+}
+
 /// One record an adapter could not map, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {

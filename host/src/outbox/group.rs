@@ -105,29 +105,12 @@ async fn run(store: Arc<SqliteStore>, mut rx: mpsc::Receiver<Request>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Availability, Item, Money};
+    use crate::catalog::Item;
     use crate::outbox::Store;
 
     fn change(r: &str) -> Change {
         Change::Upsert {
-            item: Item {
-                external_ref: r.into(),
-                name: r.into(),
-                price: Some(Money {
-                    amount_minor: 100,
-                    currency: "USD".into(),
-                }),
-                quantity: Some(1),
-                availability: Availability::InStock,
-                sku: None,
-                barcode: None,
-                category: None,
-                description: None,
-                image_url: None,
-                parent_ref: None,
-                stock_key: None,
-                source_version: None,
-            },
+            item: Item::sample(r, r),
         }
     }
 

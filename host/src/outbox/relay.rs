@@ -556,7 +556,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::*;
-    use crate::catalog::{Availability, Change, Item, Money};
+    use crate::catalog::{Change, Item};
     use crate::outbox::{SqliteStore, TokioClock};
 
     #[derive(Default)]
@@ -609,24 +609,7 @@ mod tests {
     }
 
     fn item(r: &str, name: &str) -> Item {
-        Item {
-            external_ref: r.into(),
-            name: name.into(),
-            price: Some(Money {
-                amount_minor: 100,
-                currency: "NGN".into(),
-            }),
-            quantity: Some(1),
-            availability: Availability::InStock,
-            sku: None,
-            barcode: None,
-            category: None,
-            description: None,
-            image_url: None,
-            parent_ref: None,
-            stock_key: None,
-            source_version: None,
-        }
+        Item::sample(r, name)
     }
 
     fn store() -> Arc<SqliteStore> {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use super::*;
-use crate::catalog::{Availability, Change, Item, Money};
+use crate::catalog::{Change, Item};
 use crate::outbox::{SqliteStore, TokioClock};
 use crate::runtime::{AdapterError, Function};
 
@@ -19,24 +19,7 @@ struct Source {
 
 fn item(r: &str) -> Change {
     Change::Upsert {
-        item: Item {
-            external_ref: r.into(),
-            name: format!("Item {r}"),
-            price: Some(Money {
-                amount_minor: 100,
-                currency: "USD".into(),
-            }),
-            quantity: Some(3),
-            availability: Availability::InStock,
-            sku: None,
-            barcode: None,
-            category: None,
-            description: None,
-            image_url: None,
-            parent_ref: None,
-            stock_key: None,
-            source_version: None,
-        },
+        item: Item::sample(r, &format!("Item {r}")),
     }
 }
 
