@@ -96,5 +96,5 @@ fn package_reports_its_exports_and_digest() {
         package.imports()
     );
     assert_eq!(package.digest_hex().len(), 64);
-    assert_eq!(package.manifest().limits.timeout_ms, 1000);
+    assert_eq!(package.manifest().limits.timeout_ms, 4000);
 }
