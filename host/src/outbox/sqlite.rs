@@ -966,14 +966,17 @@ fn complete_tx(
     bump_deliveries(tx, shop, counts, now, any_success, failure)
 }
 
+/// A shop's first `?3` due changes in arrival order. It walks `outbox_order`
+/// and stops at the limit. Left to itself, SQLite picks `outbox_due` for the
+/// range on `next_attempt_at` and sorts every due row to return the first
+/// few: a scan of the whole backlog per batch, quadratic over a large import.
+const LEASE_SQL: &str = "SELECT id, external_ref, revision, op, item, verified_at, attempts,
+        first_enqueued_at, stock_version
+    FROM outbox INDEXED BY outbox_order
+    WHERE shop = ?1 AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3";
+
 fn lease_tx(conn: &Connection, shop: &str, limit: usize, now: i64) -> Result<Lease, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, external_ref, revision, op, item, verified_at, attempts,
-                    first_enqueued_at, stock_version
-             FROM outbox WHERE shop = ?1 AND next_attempt_at <= ?2 ORDER BY id LIMIT ?3",
-        )
-        .ctx("leasing changes")?;
+    let mut stmt = conn.prepare_cached(LEASE_SQL).ctx("leasing changes")?;
     let rows = stmt
         .query_map(params![shop, now, limit as i64], |r| {
             Ok((
@@ -1445,4 +1448,25 @@ fn save_cursor(
     .and_then(|mut s| s.execute(params![shop, name, value, now]))
     .ctx("saving a cursor")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_reads_in_arrival_order_without_sorting_the_backlog() {
+        let store = SqliteStore::open_in_memory(Arc::new(SystemClock)).expect("store");
+        let conn = store.conn.lock().expect("connection");
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {LEASE_SQL}"))
+            .and_then(|mut s| {
+                s.query_map(params!["shop", 0, 100], |r| r.get::<_, String>(3))?
+                    .collect()
+            })
+            .expect("query plan");
+        let plan = plan.join("; ");
+        assert!(plan.contains("outbox_order"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }
