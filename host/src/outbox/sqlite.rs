@@ -23,7 +23,10 @@ use super::{Clock, SharedClock, SystemClock, compare_versions};
 use crate::catalog::{Availability, Change, Item, StockTarget};
 use crate::snapact::UpsertItem;
 
+mod gauges;
 mod inbox;
+
+pub use gauges::ShopGauges;
 
 /// Schema migrations; `PRAGMA user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -141,7 +144,15 @@ CREATE TABLE orders (                         -- SnapAct orders created in the P
     PRIMARY KEY (shop, order_id)
 ) WITHOUT ROWID;
 "#,
+    // Parked events are counted at every metrics scrape; done events pile
+    // up forever, so counting parked ones must not walk them.
+    r#"
+CREATE INDEX inbox_parked ON inbox (shop) WHERE state = 'parked';
+"#,
 ];
+
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SQLite outbox. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
@@ -180,7 +191,7 @@ impl SqliteStore {
             .ctx("enabling WAL")?;
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .ctx("setting durability pragmas")?;
-        conn.busy_timeout(Duration::from_secs(10))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .ctx("setting the busy timeout")?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
