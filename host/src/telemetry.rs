@@ -60,9 +60,10 @@ pub fn shop_span(shop: &str, adapter: &str) -> Span {
 const RESERVED: [&str; 4] = ["timestamp", "level", "target", "span"];
 
 /// JSON lines with span fields flattened: `timestamp`, `level`, `target`,
-/// then the fields of each span around the event from the outermost in (an
-/// inner span's value wins), then the event's own fields (`message` among
-/// them), which win over any span's; `span` names the innermost span.
+/// `message`, then the fields of each span around the event from the
+/// outermost in (an inner span's value wins) merged with the event's own
+/// fields (which win over any span's), in name order; last, `span` names
+/// the innermost span.
 ///
 /// Requires [`JsonFields`] as the subscriber's field formatter, which is
 /// what stores each span's fields as a JSON object.
@@ -81,16 +82,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let mut line = Map::new();
-        line.insert(
-            "timestamp".into(),
-            Value::String(crate::snapact::wire::rfc3339(std::time::SystemTime::now())),
-        );
-        line.insert("level".into(), Value::String(meta.level().to_string()));
-        line.insert("target".into(), Value::String(meta.target().to_owned()));
         let mut fields = Map::new();
+        let mut innermost = None;
         if let Some(scope) = ctx.event_scope() {
-            let mut innermost = None;
             for span in scope.from_root() {
                 let extensions = span.extensions();
                 if let Some(formatted) = extensions.get::<FormattedFields<N>>()
@@ -101,19 +95,37 @@ where
                 }
                 innermost = Some(span.name());
             }
-            if let Some(name) = innermost {
-                line.insert("span".into(), Value::String(name.to_owned()));
-            }
         }
         event.record(&mut Visitor(&mut fields));
-        for (key, value) in fields {
+        // Written by hand so the fixed keys come first, as people read them.
+        let mut line = String::with_capacity(256);
+        let mut put = |key: &str, value: &Value| {
+            line.push(if line.is_empty() { '{' } else { ',' });
+            line.push_str(&Value::String(key.to_owned()).to_string());
+            line.push(':');
+            line.push_str(&value.to_string());
+        };
+        put(
+            "timestamp",
+            &Value::String(crate::snapact::wire::rfc3339(std::time::SystemTime::now())),
+        );
+        put("level", &Value::String(meta.level().to_string()));
+        put("target", &Value::String(meta.target().to_owned()));
+        if let Some(message) = fields.remove("message") {
+            put("message", &message);
+        }
+        for (key, value) in &fields {
             if RESERVED.contains(&key.as_str()) {
-                line.insert(format!("field_{key}"), value);
+                put(&format!("field_{key}"), value);
             } else {
-                line.insert(key, value);
+                put(key, value);
             }
         }
-        writeln!(writer, "{}", Value::Object(line))
+        if let Some(name) = innermost {
+            put("span", &Value::String(name.to_owned()));
+        }
+        line.push('}');
+        writeln!(writer, "{line}")
     }
 }
 
@@ -201,6 +213,13 @@ mod tests {
                 "SnapAct 503"
             );
         });
+        let raw = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            raw.starts_with(r#"{"timestamp":""#)
+                && raw.contains(r#"","level":"WARN","target":""#)
+                && raw.trim_end().ends_with(r#","span":"relay"}"#),
+            "{raw}"
+        );
         let lines = lines(&buffer);
         assert_eq!(lines.len(), 1, "{lines:?}");
         let line = &lines[0];

@@ -277,7 +277,7 @@ async fn snapact_webhooks_refuse_forgeries_and_store_each_event_once() {
     host.stop().await;
 }
 
-fn square_vector(name: &str) -> Value {
+pub fn square_vector(name: &str) -> Value {
     let path = fixtures_dir()
         .join("square")
         .join("webhook_signatures.json");
