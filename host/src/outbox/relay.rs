@@ -784,6 +784,88 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn deliveries_retries_and_failed_requests_are_counted_per_change() {
+        let store = store();
+        let sink = FakeSink::default();
+        sink.script(vec![
+            Err(SendError::Transient("HTTP 503".into())),
+            Err(SendError::RateLimited {
+                retry_after: Duration::from_secs(2),
+            }),
+        ]);
+        store
+            .enqueue(
+                "s",
+                vec![
+                    Change::Upsert {
+                        item: item("A", "a"),
+                    },
+                    Change::Upsert {
+                        item: item("B", "b"),
+                    },
+                ],
+            )
+            .await
+            .expect("enqueue");
+        let metrics = crate::metrics::HostMetrics::new();
+        let shop = metrics.shop("s", "demo");
+        let relay = spawn_with_metrics(
+            "s",
+            store.clone(),
+            sink.clone(),
+            config(3),
+            Some(Arc::clone(&shop)),
+        );
+        while pending(&store, "s").await > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        relay.shutdown().await;
+        let text = metrics.render(&[], None);
+        let value = |sample: &str| -> Option<u64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        };
+        let of = |name: &str, extra: &str| format!("{name}{{shop=\"s\",adapter=\"demo\"{extra}}}");
+        // Two changes: failed twice together, then stored.
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"retry\"")),
+            Some(4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"upserted\"")),
+            Some(2),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"failed\"")),
+            Some(0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_delivery_retries_total", "")),
+            Some(4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of(
+                "snapact_delivery_request_failures_total",
+                ",reason=\"transient\""
+            )),
+            Some(1),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of(
+                "snapact_delivery_request_failures_total",
+                ",reason=\"rate_limited\""
+            )),
+            Some(1),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn rate_limit_waits_at_least_retry_after() {
         let store = store();
         let sink = FakeSink::default();
