@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn states_order_worst_first_and_only_some_need_an_operator() {
-        let mut all = vec![
+        let mut all = [
             State::Ok,
             State::Lagging,
             State::Parked,
