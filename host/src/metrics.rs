@@ -280,16 +280,6 @@ impl<M: Metric> Family<M> {
         let mut cells = self.cells.write().unwrap_or_else(|p| p.into_inner());
         Arc::clone(cells.entry(key).or_insert_with(|| Arc::new((self.make)())))
     }
-
-    /// The metric for these label values, if it was ever created.
-    pub fn get(&self, values: &[&str]) -> Option<Arc<M>> {
-        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        self.cells
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-    }
 }
 
 /// Something the registry renders.

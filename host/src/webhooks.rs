@@ -77,7 +77,7 @@ impl Webhooks {
     }
 
     /// Count webhooks for shops this host does not serve into `metrics`
-    /// (per-shop counts go to each shop's own [`ShopMetrics`]).
+    /// (per-shop counts go to each shop's own [`ShopMetrics`](crate::metrics::ShopMetrics)).
     pub fn with_metrics(mut self, metrics: Arc<HostMetrics>) -> Self {
         self.metrics = Some(metrics);
         self
