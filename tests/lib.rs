@@ -82,18 +82,24 @@ pub fn captured_logs() -> String {
 /// any test in this process), and if nothing at all was captured (the
 /// check would be vacuous).
 pub fn assert_logs_hold_no_secret(secrets: &[&str]) {
-    let logs = captured_logs();
+    assert_holds_no_secret("the logs", &captured_logs(), secrets);
+}
+
+/// Fails if any of `secrets` appears in `text` (what an operator sees:
+/// logs, `/metrics`, `status` output), quoting the line with the secret
+/// masked; also fails on empty `text`, where the check would prove nothing.
+pub fn assert_holds_no_secret(what: &str, text: &str, secrets: &[&str]) {
     assert!(
-        !logs.is_empty(),
-        "no logs were captured: the check would prove nothing"
+        !text.is_empty(),
+        "{what} are empty: the check would prove nothing"
     );
     for secret in secrets {
-        if let Some(at) = logs.find(secret) {
-            let start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
-            let end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+        if let Some(at) = text.find(secret) {
+            let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
             panic!(
-                "a secret value appears in the logs: {}",
-                &logs[start..end].replace(secret, "<SECRET>")
+                "a secret value appears in {what}: {}",
+                &text[start..end].replace(secret, "<SECRET>")
             );
         }
     }

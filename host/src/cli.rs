@@ -14,6 +14,7 @@ mod diff;
 pub mod fixtures;
 mod operate;
 mod sandbox;
+pub mod status;
 
 /// Exit code when a command ran but found bad data (rejected records,
 /// golden mismatches): distinct from 1, a failure to run at all.
@@ -42,6 +43,8 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Map a file through a shop's adapter into the outbox.
     Import(ImportArgs),
+    /// Every shop's sync state at a glance: OK, LAGGING, PARKED, PAUSED or NO-ADAPTER.
+    Status(StatusArgs),
     /// What is pending, parked, and why.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -145,6 +148,25 @@ pub struct ImportArgs {
     /// The file's content type.
     #[arg(long, default_value = "application/json")]
     pub content_type: String,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit code: 0 when every shop is OK or LAGGING, 3 when any shop is \
+    NO-ADAPTER, PAUSED or PARKED (an operator must act), 1 when the status cannot be read. \
+    Reads the store, so it works whether or not `run` is running."
+)]
+pub struct StatusArgs {
+    /// Config.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print JSON (stable keys) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// A shop whose oldest pending change is older than this is LAGGING.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub lagging_after: u64,
 }
 
 /// `outbox ...`.
@@ -335,6 +357,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dev(args) => dev::run(args).await,
         Command::Sandbox(args) => sandbox::run(args).await,
         Command::Import(args) => operate::import(args).await,
+        Command::Status(args) => status::run(args).await,
         Command::Outbox(cmd) => operate::outbox(cmd).await,
         Command::Adapter(cmd) => adapter::run(cmd).await,
     }

@@ -10,14 +10,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::http::StatusCode;
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::config::{AdapterSpec, Config, ShopConfig};
+use crate::metrics::{HostMetrics, ShopMetrics};
+use crate::operations::{self, Operations};
 use crate::orders::{self, OrderTarget, OrderWorker, OrdersConfig};
 use crate::outbox::relay::{RelayConfig, Relays};
 use crate::outbox::{Backoff, SharedClock, SqliteStore, SystemClock};
@@ -29,6 +29,7 @@ use crate::runtime::{
     RuntimeConfig, ShopContext,
 };
 use crate::snapact::client::{ConnectClient, ConnectConfig};
+use crate::telemetry::shop_span;
 use crate::webhooks::{ShopHooks, Webhooks};
 
 /// A shop as the daemon serves it.
@@ -39,6 +40,8 @@ pub struct Shop {
     pub adapter: Arc<LoadedAdapter>,
     /// Its POS connection for `pos-http`; `None` without a `pos_base_url`.
     pub pos: Option<Arc<dyn PosTransport>>,
+    /// Where its adapter calls, deliveries and webhooks are counted.
+    pub metrics: Arc<ShopMetrics>,
 }
 
 impl Shop {
@@ -52,6 +55,7 @@ impl Shop {
             pos: self.pos.clone(),
             // Config validation accepts plain http only for loopback URLs.
             local_pos: self.config.allow_insecure_http,
+            metrics: Some(Arc::clone(&self.metrics)),
         }
     }
 }
@@ -109,8 +113,19 @@ pub fn find_package(dir: &Path, spec: &AdapterSpec) -> anyhow::Result<Package> {
     Ok(pkg)
 }
 
-/// Load every shop's adapter (each package once).
+/// Load every shop's adapter (each package once); their metrics are
+/// counted where nobody reads them (see [`load_shops_metered`]).
 pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Vec<Arc<Shop>>> {
+    load_shops_metered(config, runtime, &HostMetrics::new()).await
+}
+
+/// Load every shop's adapter (each package once), each shop counting into
+/// `metrics`.
+pub async fn load_shops_metered(
+    config: &Config,
+    runtime: &Runtime,
+    metrics: &HostMetrics,
+) -> anyhow::Result<Vec<Arc<Shop>>> {
     let mut loaded: BTreeMap<String, Arc<LoadedAdapter>> = BTreeMap::new();
     let mut shops = Vec::new();
     for shop in &config.shops {
@@ -140,6 +155,7 @@ pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Ve
             config: shop.clone(),
             adapter,
             pos,
+            metrics: metrics.shop(&shop.id, &shop.adapter.id),
         }));
     }
     Ok(shops)
@@ -167,13 +183,23 @@ pub fn connect_client(config: &Config, shop: &ShopConfig) -> anyhow::Result<Conn
         .with_context(|| format!("shop {}: failed to set up the SnapAct client", shop.id))
 }
 
-/// Start one relay per shop.
-pub fn start_relays(config: &Config, store: &Arc<SqliteStore>) -> anyhow::Result<Relays> {
+/// Start one relay per shop, each counting into `metrics`.
+pub fn start_relays(
+    config: &Config,
+    store: &Arc<SqliteStore>,
+    metrics: &HostMetrics,
+) -> anyhow::Result<Relays> {
     let mut relays = Relays::new();
     for shop in &config.shops {
         let client = connect_client(config, shop)?;
         relays
-            .start(&shop.id, Arc::clone(store), client, relay_config(config))
+            .start_with_metrics(
+                &shop.id,
+                Arc::clone(store),
+                client,
+                relay_config(config),
+                Some(metrics.shop(&shop.id, &shop.adapter.id)),
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(relays)
@@ -203,6 +229,8 @@ pub struct Daemon {
     pub orders: Vec<OrderWorker>,
     /// Pollers of the shops that poll.
     pub pollers: BTreeMap<String, Poller>,
+    /// What `/metrics` shows.
+    pub metrics: Arc<HostMetrics>,
     server: JoinHandle<anyhow::Result<()>>,
     stop: watch::Sender<bool>,
 }
@@ -226,8 +254,9 @@ impl Daemon {
             )
         })?);
         let runtime = runtime_for(config)?;
-        let shops = load_shops(config, &runtime).await?;
-        let relays = start_relays(config, &store)?;
+        let metrics = Arc::new(HostMetrics::new());
+        let shops = load_shops_metered(config, &runtime, &metrics).await?;
+        let relays = start_relays(config, &store, &metrics)?;
         let mut orders = Vec::new();
         let mut pollers = BTreeMap::new();
         let mut hooks = Vec::new();
@@ -237,21 +266,27 @@ impl Daemon {
                 .get(id)
                 .map(|r| r.waker())
                 .context("a shop has no relay")?;
-            let worker = orders::spawn(
-                id,
-                Arc::clone(&store),
-                Arc::clone(shop),
-                orders_config(config),
-            );
-            let mut poll = None;
-            if let Some(every) = shop.config.poll_every {
-                let p = poller::spawn(
+            // The tasks' own spans nest in this one: their lines carry the adapter.
+            let span = shop_span(id, shop.metrics.adapter());
+            let worker = span.in_scope(|| {
+                orders::spawn(
                     id,
                     Arc::clone(&store),
                     Arc::clone(shop),
-                    PollerConfig::every(every),
-                    Arc::clone(&relay),
-                );
+                    orders_config(config),
+                )
+            });
+            let mut poll = None;
+            if let Some(every) = shop.config.poll_every {
+                let p = span.in_scope(|| {
+                    poller::spawn(
+                        id,
+                        Arc::clone(&store),
+                        Arc::clone(shop),
+                        PollerConfig::every(every),
+                        Arc::clone(&relay),
+                    )
+                });
                 poll = Some(p.trigger_handle());
                 pollers.insert(id.clone(), p);
             }
@@ -268,9 +303,15 @@ impl Daemon {
             Arc::clone(&store),
             clock,
             config.server.public_url.clone(),
-        );
+        )
+        .with_metrics(Arc::clone(&metrics));
         let (stop, stop_rx) = watch::channel(false);
-        let router = router(!shops.is_empty()).merge(webhooks.router(config.server.max_body_bytes));
+        let router = operations::router(Operations {
+            store: Arc::clone(&store),
+            shops: shops.clone(),
+            metrics: Arc::clone(&metrics),
+        })
+        .merge(webhooks.router(config.server.max_body_bytes));
         let addr = listener.local_addr().ok();
         let server = tokio::spawn(async move {
             let mut stop_rx = stop_rx;
@@ -283,7 +324,7 @@ impl Daemon {
         });
         if let Some(addr) = addr {
             tracing::info!(%addr, shops = shops.len(), polling = pollers.len(),
-                "host listening (/healthz, /readyz, /webhooks/snapact/{{shop}}, /webhooks/pos/{{shop}})");
+                "host listening (/healthz, /readyz, /metrics, /webhooks/snapact/{{shop}}, /webhooks/pos/{{shop}})");
         }
         Ok(Daemon {
             store,
@@ -291,6 +332,7 @@ impl Daemon {
             relays,
             orders,
             pollers,
+            metrics,
             server,
             stop,
         })
@@ -320,21 +362,6 @@ impl Daemon {
             Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
         }
     }
-}
-
-fn router(ready: bool) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || async move {
-                if ready {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "no adapter loaded")
-                }
-            }),
-        )
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -404,6 +431,7 @@ pub async fn import(
     let mapped = shop
         .adapter
         .map_records(&shop.context(), payload, content_type)
+        .instrument(shop_span(&shop.config.id, shop.metrics.adapter()))
         .await
         .with_context(|| format!("shop {}: mapping failed", shop.config.id))?;
     let total = mapped.changes.len();

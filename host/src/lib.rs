@@ -12,12 +12,15 @@
 //! - [`outbox`]: the durable SQLite outbox and the per-shop relays.
 //! - [`sandbox`]: the SnapAct Connect emulator.
 //! - [`daemon`]: everything above started together for `run` and `dev`.
-//! - [`config`], [`cli`], [`telemetry`]: the operator's surface.
+//! - [`config`], [`cli`], [`telemetry`], [`metrics`], [`operations`]: the
+//!   operator's surface (config, commands, logs, `/metrics`, health).
 
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod metrics;
+pub mod operations;
 pub mod orders;
 pub mod outbox;
 pub mod poller;

@@ -43,7 +43,7 @@ pub use inbox::{
 pub use relay::{
     DeliveryEvent, DuplicateRelay, Relay, RelayConfig, RelayHandle, RelayState, Relays,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{ShopGauges, SqliteStore};
 pub use store::{
     DrainOutcome, EnqueueReport, Lease, LeasedChange, LeasedOp, Outcome, ParkedChange,
     ParkedSelection, RetryReport, ShopStatus, Store, StoreError, wait_drained,

@@ -35,6 +35,7 @@ pub use types::{
 };
 
 use crate::catalog::Mapped;
+use crate::metrics::ShopMetrics;
 use crate::pos::PosTransport;
 use crate::registry::{Manifest, Package, SUPPORTED_WIT};
 use imports::HostState;
@@ -113,6 +114,9 @@ pub struct ShopContext {
     /// relative `pos-http` paths may go there although its host is not in
     /// the adapter's `http_hosts`. Absolute URLs still need the allowlist.
     pub local_pos: bool,
+    /// Where the shop's adapter calls, mapped changes and `pos-http`
+    /// requests are counted; `None`: not measured.
+    pub metrics: Option<Arc<ShopMetrics>>,
 }
 
 impl ShopContext {
@@ -134,6 +138,7 @@ impl std::fmt::Debug for ShopContext {
             .field("pos_base_url", &self.pos_base_url)
             .field("pos", &self.pos.as_ref().map(|_| "configured"))
             .field("local_pos", &self.local_pos)
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -401,15 +406,23 @@ impl LoadedAdapter {
         content_type: &str,
     ) -> Result<Mapped, CallError> {
         let function = Function::MapRecords;
-        let (store, raw) = self
+        let started = Instant::now();
+        let result = match self
             .call(
                 ctx,
                 function,
                 &self.exports.map_records,
                 (payload, content_type),
             )
-            .await?;
-        self.finish(function, store, raw, convert::mapped)
+            .await
+        {
+            Ok((store, raw)) => self.finish(function, store, raw, convert::mapped),
+            Err(e) => Err(e),
+        };
+        observe(ctx, function, started, &result, |m| {
+            (m.changes.as_slice(), m.rejected.len())
+        });
+        result
     }
 
     /// Verify and map a webhook from the POS.
@@ -419,11 +432,19 @@ impl LoadedAdapter {
         req: Webhook,
     ) -> Result<WebhookOutcome, CallError> {
         let function = Function::HandleWebhook;
+        let started = Instant::now();
         let req = convert::to_wit_webhook(req);
-        let (store, raw) = self
+        let result = match self
             .call(ctx, function, &self.exports.handle_webhook, (&req,))
-            .await?;
-        self.finish(function, store, raw, convert::webhook_outcome)
+            .await
+        {
+            Ok((store, raw)) => self.finish(function, store, raw, convert::webhook_outcome),
+            Err(e) => Err(e),
+        };
+        observe(ctx, function, started, &result, |o| {
+            (o.changes.as_slice(), o.rejected.len())
+        });
+        result
     }
 
     /// Fetch one page of changes from the POS.
@@ -433,10 +454,18 @@ impl LoadedAdapter {
         cursor: Option<String>,
     ) -> Result<PollPage, CallError> {
         let function = Function::Poll;
-        let (store, raw) = self
+        let started = Instant::now();
+        let result = match self
             .call(ctx, function, &self.exports.poll, (cursor.as_deref(),))
-            .await?;
-        self.finish(function, store, raw, convert::poll_page)
+            .await
+        {
+            Ok((store, raw)) => self.finish(function, store, raw, convert::poll_page),
+            Err(e) => Err(e),
+        };
+        observe(ctx, function, started, &result, |p| {
+            (p.changes.as_slice(), p.rejected.len())
+        });
+        result
     }
 
     /// Create a paid order in the POS.
@@ -446,11 +475,17 @@ impl LoadedAdapter {
         order: Order,
     ) -> Result<PosOrderRef, CallError> {
         let function = Function::PushOrder;
+        let started = Instant::now();
         let order = convert::to_wit_order(order);
-        let (store, raw) = self
+        let result = match self
             .call(ctx, function, &self.exports.push_order, (&order,))
-            .await?;
-        self.finish(function, store, raw, convert::pos_order_ref)
+            .await
+        {
+            Ok((store, raw)) => self.finish(function, store, raw, convert::pos_order_ref),
+            Err(e) => Err(e),
+        };
+        observe(ctx, function, started, &result, |_| (&[], 0));
+        result
     }
 
     /// Tell the adapter a pushed order changed status.
@@ -460,16 +495,22 @@ impl LoadedAdapter {
         update: OrderStatusUpdate,
     ) -> Result<(), CallError> {
         let function = Function::OrderStatusChanged;
+        let started = Instant::now();
         let update = convert::to_wit_status_update(update);
-        let (store, raw) = self
+        let result = match self
             .call(
                 ctx,
                 function,
                 &self.exports.order_status_changed,
                 (&update,),
             )
-            .await?;
-        self.finish(function, store, raw, |()| ())
+            .await
+        {
+            Ok((store, raw)) => self.finish(function, store, raw, |()| ()),
+            Err(e) => Err(e),
+        };
+        observe(ctx, function, started, &result, |()| (&[], 0));
+        result
     }
 
     /// Instantiate, look up `export` with the WIT signature `P -> result<W,
@@ -545,6 +586,7 @@ impl LoadedAdapter {
                 pos_base_url: ctx.pos_base_url.clone(),
                 pos: ctx.pos.clone(),
                 local_pos: ctx.local_pos,
+                metrics: ctx.metrics.clone(),
                 warned: self.warned.clone(),
                 deadline,
             },
@@ -660,6 +702,25 @@ impl LoadedAdapter {
             function,
             cause,
         }
+    }
+}
+
+/// Count a finished call into the shop's metrics, when it has them:
+/// latency, trap or error, and the changes `mapped` says it produced.
+fn observe<T>(
+    ctx: &ShopContext,
+    function: Function,
+    started: Instant,
+    result: &Result<T, CallError>,
+    mapped: impl FnOnce(&T) -> (&[crate::catalog::Change], usize),
+) {
+    let Some(metrics) = &ctx.metrics else {
+        return;
+    };
+    metrics.adapter_call(function, started.elapsed(), result.as_ref().err());
+    if let Ok(value) = result {
+        let (changes, rejected) = mapped(value);
+        metrics.mapped(changes, rejected);
     }
 }
 

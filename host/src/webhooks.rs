@@ -22,13 +22,15 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use tokio::sync::Notify;
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
+use crate::metrics::{HostMetrics, WebhookSource};
 use crate::outbox::inbox::{Disposition, InboxStore, NewEvent};
 use crate::outbox::{GroupCommit, SharedClock, SqliteStore};
 use crate::runtime::{AdapterError, CallError, Webhook};
 use crate::snapact::events::{Envelope, Event};
 use crate::snapact::signing::{self, VerifyError};
+use crate::telemetry::shop_span;
 
 /// What the webhook routes need of one shop.
 pub struct ShopHooks {
@@ -49,6 +51,7 @@ pub struct Webhooks {
     writes: GroupCommit,
     clock: SharedClock,
     public_url: Option<String>,
+    metrics: Option<Arc<HostMetrics>>,
 }
 
 impl Webhooks {
@@ -69,6 +72,20 @@ impl Webhooks {
             store,
             clock,
             public_url,
+            metrics: None,
+        }
+    }
+
+    /// Count webhooks for shops this host does not serve into `metrics`
+    /// (per-shop counts go to each shop's own [`ShopMetrics`](crate::metrics::ShopMetrics)).
+    pub fn with_metrics(mut self, metrics: Arc<HostMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn unknown_shop(&self, source: WebhookSource) {
+        if let Some(m) = &self.metrics {
+            m.webhook_for_unknown_shop(source);
         }
     }
 
@@ -94,20 +111,36 @@ async fn snapact_event(
 ) -> StatusCode {
     let Some(hooks_of) = hooks.shops.get(&shop_id) else {
         warn!(shop = %shop_id, "SnapAct webhook for a shop this host does not serve; refused (401)");
+        hooks.unknown_shop(WebhookSource::Snapact);
         return StatusCode::UNAUTHORIZED;
     };
+    let span = shop_span(&shop_id, hooks_of.shop.metrics.adapter());
+    snapact_event_for(&hooks, hooks_of, &shop_id, &headers, &body)
+        .instrument(span)
+        .await
+}
+
+async fn snapact_event_for(
+    hooks: &Webhooks,
+    hooks_of: &ShopHooks,
+    shop_id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> StatusCode {
     let shop = &hooks_of.shop;
-    let adapter = shop.adapter.id();
+    let adapter = shop.metrics.adapter();
     let secrets = &shop.config.webhook_secrets;
     if secrets.is_empty() {
         warn!(shop = %shop_id, adapter, "SnapAct webhook refused (401): the shop has no webhook_secret in the config");
+        shop.metrics
+            .webhook_verification_failed(WebhookSource::Snapact);
         return StatusCode::UNAUTHORIZED;
     }
     if let Err(e) = signing::verify(
         secrets,
-        header(&headers, signing::SIGNATURE_HEADER),
-        header(&headers, signing::TIMESTAMP_HEADER),
-        &body,
+        header(headers, signing::SIGNATURE_HEADER),
+        header(headers, signing::TIMESTAMP_HEADER),
+        body,
         hooks.clock.now(),
     ) {
         let status = match e {
@@ -115,16 +148,18 @@ async fn snapact_event(
             VerifyError::Stale { .. } | VerifyError::Mismatch => StatusCode::UNAUTHORIZED,
         };
         warn!(shop = %shop_id, adapter, "SnapAct webhook refused ({}): {e}", status.as_u16());
+        shop.metrics
+            .webhook_verification_failed(WebhookSource::Snapact);
         return status;
     }
-    let envelope = match Envelope::parse(&body) {
+    let envelope = match Envelope::parse(body) {
         Ok(env) => env,
         Err(e) => {
             warn!(shop = %shop_id, adapter, "SnapAct webhook refused (400): {e}");
             return StatusCode::BAD_REQUEST;
         }
     };
-    if let Some(id) = header(&headers, signing::EVENT_ID_HEADER)
+    if let Some(id) = header(headers, signing::EVENT_ID_HEADER)
         && id != envelope.id
     {
         warn!(shop = %shop_id, adapter, "SnapAct webhook refused (400): the event id header does not match the body's id");
@@ -151,7 +186,7 @@ async fn snapact_event(
         body: body.to_vec(),
         disposition,
     };
-    match hooks.store.record_event(&shop_id, event).await {
+    match hooks.store.record_event(shop_id, event).await {
         Ok(true) => {
             info!(shop = %shop_id, adapter, event = %envelope.id, kind = %envelope.event_type, "SnapAct event received");
             if disposition == Disposition::Process {
@@ -179,12 +214,27 @@ async fn pos_webhook(
 ) -> StatusCode {
     let Some(hooks_of) = hooks.shops.get(&shop_id) else {
         warn!(shop = %shop_id, "POS webhook for a shop this host does not serve; refused (401)");
+        hooks.unknown_shop(WebhookSource::Pos);
         return StatusCode::UNAUTHORIZED;
     };
+    let span = shop_span(&shop_id, hooks_of.shop.metrics.adapter());
+    pos_webhook_for(&hooks, hooks_of, &shop_id, &uri, &headers, body)
+        .instrument(span)
+        .await
+}
+
+async fn pos_webhook_for(
+    hooks: &Webhooks,
+    hooks_of: &ShopHooks,
+    shop_id: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let shop = &hooks_of.shop;
-    let adapter = shop.adapter.id();
+    let adapter = shop.metrics.adapter();
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let url = match (&hooks.public_url, header(&headers, "host")) {
+    let url = match (&hooks.public_url, header(headers, "host")) {
         (Some(base), _) => format!("{base}{path_and_query}"),
         (None, Some(host)) => format!("http://{host}{path_and_query}"),
         (None, None) => path_and_query.to_string(),
@@ -200,7 +250,7 @@ async fn pos_webhook(
                 )
             })
             .collect(),
-        content_type: header(&headers, "content-type")
+        content_type: header(headers, "content-type")
             .unwrap_or_default()
             .to_string(),
         body: body.to_vec(),
@@ -210,6 +260,9 @@ async fn pos_webhook(
         Err(e) => {
             let status = webhook_error_status(&e);
             warn!(shop = %shop_id, adapter, "POS webhook refused ({}): {e}", status.as_u16());
+            if matches!(e.adapter_error(), Some(AdapterError::Unauthenticated(_))) {
+                shop.metrics.webhook_verification_failed(WebhookSource::Pos);
+            }
             return status;
         }
     };
@@ -218,7 +271,7 @@ async fn pos_webhook(
     }
     let changes = outcome.changes.len();
     if changes > 0 {
-        match hooks.writes.enqueue(&shop_id, outcome.changes).await {
+        match hooks.writes.enqueue(shop_id, outcome.changes).await {
             Ok(report) => {
                 info!(shop = %shop_id, adapter, changes, queued = report.queued, "POS webhook mapped");
                 hooks_of.relay.notify_one();

@@ -4,6 +4,7 @@
 mod conformance;
 mod containment;
 mod loading;
+mod operations;
 mod orders;
 mod pipeline;
 mod pos;

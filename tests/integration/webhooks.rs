@@ -15,7 +15,8 @@ use snapact_host::outbox::inbox::InboxStore;
 use snapact_host::outbox::{Store, SystemClock};
 use snapact_host::snapact::signing;
 use snapact_tests::{
-    assert_logs_hold_no_secret, build_adapter, capture_logs, fixtures_dir, test_adapters_dir,
+    assert_holds_no_secret, assert_logs_hold_no_secret, build_adapter, capture_logs, fixtures_dir,
+    test_adapters_dir,
 };
 
 use crate::pipeline::support::{Served, sandbox_config};
@@ -126,8 +127,16 @@ impl Host {
         }
     }
 
-    /// Stops the host and checks that nothing logged so far holds a secret.
+    /// Stops the host and checks that nothing logged so far, and nothing
+    /// its `/metrics` shows, holds a secret.
     pub async fn stop(self) {
+        let metrics = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("the host answers /metrics")
+            .text()
+            .await
+            .expect("a body");
+        assert_holds_no_secret("/metrics", &metrics, SECRETS);
         self.daemon.shutdown().await.expect("clean shutdown");
         self.sandbox.stop().await;
         assert_logs_hold_no_secret(SECRETS);
@@ -277,7 +286,7 @@ async fn snapact_webhooks_refuse_forgeries_and_store_each_event_once() {
     host.stop().await;
 }
 
-fn square_vector(name: &str) -> Value {
+pub fn square_vector(name: &str) -> Value {
     let path = fixtures_dir()
         .join("square")
         .join("webhook_signatures.json");

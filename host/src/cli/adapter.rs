@@ -68,6 +68,7 @@ fn cli_context(settings: BTreeMap<String, String>) -> ShopContext {
         pos_base_url: None,
         pos: None,
         local_pos: false,
+        metrics: None,
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 
 use super::{EXIT_DATA, ImportArgs, OutboxCommand, RunArgs};
 use crate::daemon::{self, Daemon, shutdown_signal};
+use crate::metrics::HostMetrics;
 use crate::outbox::SqliteStore;
 use crate::outbox::inbox::{InboxCounts, InboxStore};
 use crate::outbox::relay::Relays;
@@ -68,10 +69,12 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let adapter = tokio::task::spawn_blocking(move || runtime.load(&pkg))
         .await
         .context("adapter loading task failed")??;
+    let metrics = HostMetrics::detached(&shop_config.id, &shop_config.adapter.id);
     let shop = daemon::Shop {
         config: shop_config.clone(),
         adapter,
         pos: crate::pos::transport_for(shop_config)?,
+        metrics: Arc::clone(&metrics),
     };
 
     let bar = progress_bar();
@@ -121,11 +124,12 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let mut relays = Relays::new();
     let client = daemon::connect_client(&config, shop_config)?;
     relays
-        .start(
+        .start_with_metrics(
             &shop_config.id,
             Arc::clone(&store),
             client,
             daemon::relay_config(&config),
+            Some(metrics),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let outcome = wait_drained(store.as_ref(), &shop_config.id, Duration::from_millis(200)).await;

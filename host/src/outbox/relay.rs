@@ -24,6 +24,7 @@ use tracing::{Instrument, debug, error, info, warn};
 
 use super::Backoff;
 use super::store::{Lease, LeasedOp, Outcome, Store, StoreError};
+use crate::metrics::{DeliveryResult, FailureReason, ShopMetrics};
 use crate::snapact::{CatalogSink, ItemOutcome, SendError, UpsertItem};
 
 /// How a relay paces delivery.
@@ -149,6 +150,18 @@ pub fn spawn<S: Store, K: CatalogSink>(
     sink: K,
     config: RelayConfig,
 ) -> RelayHandle {
+    spawn_with_metrics(shop, store, sink, config, None)
+}
+
+/// Like [`spawn`], counting what is delivered into `metrics` (whose adapter
+/// id also tags the relay's log lines).
+pub fn spawn_with_metrics<S: Store, K: CatalogSink>(
+    shop: impl Into<String>,
+    store: Arc<S>,
+    sink: K,
+    config: RelayConfig,
+    metrics: Option<Arc<ShopMetrics>>,
+) -> RelayHandle {
     let shop = shop.into();
     let wake = Arc::new(Notify::new());
     let resume = Arc::new(Notify::new());
@@ -174,8 +187,12 @@ pub fn spawn<S: Store, K: CatalogSink>(
         state: state_tx,
         events: events.clone(),
         failures: 0,
+        metrics: metrics.clone(),
     };
-    let span = tracing::info_span!("relay", shop = %shop);
+    let span = match &metrics {
+        Some(m) => tracing::info_span!("relay", shop = %shop, adapter = %m.adapter()),
+        None => tracing::info_span!("relay", shop = %shop),
+    };
     let task = tokio::spawn(relay.run().instrument(span));
     RelayHandle {
         shop,
@@ -213,10 +230,22 @@ impl Relays {
         sink: K,
         config: RelayConfig,
     ) -> Result<&RelayHandle, DuplicateRelay> {
+        self.start_with_metrics(shop, store, sink, config, None)
+    }
+
+    /// Like [`Relays::start`], counting deliveries into `metrics`.
+    pub fn start_with_metrics<S: Store, K: CatalogSink>(
+        &mut self,
+        shop: &str,
+        store: Arc<S>,
+        sink: K,
+        config: RelayConfig,
+        metrics: Option<Arc<ShopMetrics>>,
+    ) -> Result<&RelayHandle, DuplicateRelay> {
         if self.relays.contains_key(shop) {
             return Err(DuplicateRelay(shop.to_owned()));
         }
-        let handle = spawn(shop, store, sink, config);
+        let handle = spawn_with_metrics(shop, store, sink, config, metrics);
         Ok(self.relays.entry(shop.to_owned()).or_insert(handle))
     }
 
@@ -267,6 +296,7 @@ pub struct Relay<S, K> {
     state: watch::Sender<RelayState>,
     events: broadcast::Sender<DeliveryEvent>,
     failures: u32,
+    metrics: Option<Arc<ShopMetrics>>,
 }
 
 enum Round {
@@ -356,6 +386,7 @@ impl<S: Store, K: CatalogSink> Relay<S, K> {
                     self.shop
                 );
                 error!(alert = "snapact_key_refused", status, "{reason}");
+                self.count_failure(FailureReason::Unauthorized);
                 self.store
                     .set_paused(&self.shop, Some(reason.clone()))
                     .await?;
@@ -371,6 +402,7 @@ impl<S: Store, K: CatalogSink> Relay<S, K> {
                     retry_after.as_millis()
                 );
                 warn!("{error}");
+                self.count_failure(FailureReason::RateLimited);
                 self.note_failure(error.clone());
                 let at = now + retry_after;
                 (retry_unsent(outcomes, &error), at, Round::WaitUntil(at))
@@ -383,14 +415,19 @@ impl<S: Store, K: CatalogSink> Relay<S, K> {
                     "delivery failed, retrying in {} ms: {reason}",
                     delay.as_millis()
                 );
+                self.count_failure(FailureReason::Transient);
                 self.note_failure(reason.clone());
                 let at = now + delay;
                 (retry_unsent(outcomes, &reason), at, Round::WaitUntil(at))
             }
         };
+        let counted = self.count(&lease, &outcomes, now);
         self.store
             .complete(lease, outcomes, retry_at, self.config.max_age)
             .await?;
+        if let (Some(m), Some(counted)) = (&self.metrics, counted) {
+            counted.record(m);
+        }
         if let Some(event) = event {
             // Nobody listening is fine.
             let _ = self.events.send(event);
@@ -477,6 +514,43 @@ impl<S: Store, K: CatalogSink> Relay<S, K> {
         (!empty).then_some(event)
     }
 
+    /// What a round's outcomes add to the delivery counters; recorded only
+    /// once the store has recorded the outcomes themselves. A retried change
+    /// older than `max_age` is parked by the store: counted `failed`.
+    fn count(&self, lease: &Lease, outcomes: &[Outcome], now: SystemTime) -> Option<Counted> {
+        self.metrics.as_ref()?;
+        let mut c = Counted::default();
+        for (change, outcome) in lease.changes.iter().zip(outcomes) {
+            let result = match outcome {
+                Outcome::Upserted => DeliveryResult::Upserted,
+                Outcome::Deleted => DeliveryResult::Deleted,
+                Outcome::Rejected(_) => DeliveryResult::Rejected,
+                Outcome::Retry(_) => {
+                    let age = now
+                        .duration_since(change.first_enqueued_at)
+                        .unwrap_or(Duration::ZERO);
+                    if age > self.config.max_age {
+                        DeliveryResult::Failed
+                    } else {
+                        DeliveryResult::Retry
+                    }
+                }
+                Outcome::NotAttempted => continue,
+            };
+            c.results[result as usize] += 1;
+            if change.attempts > 0 {
+                c.retried += 1;
+            }
+        }
+        Some(c)
+    }
+
+    fn count_failure(&self, reason: FailureReason) {
+        if let Some(m) = &self.metrics {
+            m.request_failed(reason);
+        }
+    }
+
     fn note_failure(&self, error: String) {
         let failures = self.failures;
         self.state.send_modify(|s| {
@@ -519,6 +593,31 @@ impl<S: Store, K: CatalogSink> Relay<S, K> {
             _ = tokio::time::sleep(wait) => {}
             _ = self.shutdown.changed() => {}
         }
+    }
+}
+
+/// A round's delivery counts, by [`DeliveryResult`] index.
+#[derive(Debug, Default)]
+struct Counted {
+    results: [u64; 5],
+    retried: u64,
+}
+
+impl Counted {
+    fn record(&self, m: &ShopMetrics) {
+        for (result, n) in [
+            DeliveryResult::Upserted,
+            DeliveryResult::Deleted,
+            DeliveryResult::Rejected,
+            DeliveryResult::Retry,
+            DeliveryResult::Failed,
+        ]
+        .into_iter()
+        .zip(self.results)
+        {
+            m.delivered(result, n);
+        }
+        m.retried(self.retried);
     }
 }
 
@@ -682,6 +781,88 @@ mod tests {
         assert_eq!(status.acknowledged, 1);
         assert_eq!(status.delivered.failed_requests, 4);
         relay.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deliveries_retries_and_failed_requests_are_counted_per_change() {
+        let store = store();
+        let sink = FakeSink::default();
+        sink.script(vec![
+            Err(SendError::Transient("HTTP 503".into())),
+            Err(SendError::RateLimited {
+                retry_after: Duration::from_secs(2),
+            }),
+        ]);
+        store
+            .enqueue(
+                "s",
+                vec![
+                    Change::Upsert {
+                        item: item("A", "a"),
+                    },
+                    Change::Upsert {
+                        item: item("B", "b"),
+                    },
+                ],
+            )
+            .await
+            .expect("enqueue");
+        let metrics = crate::metrics::HostMetrics::new();
+        let shop = metrics.shop("s", "demo");
+        let relay = spawn_with_metrics(
+            "s",
+            store.clone(),
+            sink.clone(),
+            config(3),
+            Some(Arc::clone(&shop)),
+        );
+        while pending(&store, "s").await > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        relay.shutdown().await;
+        let text = metrics.render(&[], None);
+        let value = |sample: &str| -> Option<u64> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        };
+        let of = |name: &str, extra: &str| format!("{name}{{shop=\"s\",adapter=\"demo\"{extra}}}");
+        // Two changes: failed twice together, then stored.
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"retry\"")),
+            Some(4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"upserted\"")),
+            Some(2),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_deliveries_total", ",result=\"failed\"")),
+            Some(0),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of("snapact_delivery_retries_total", "")),
+            Some(4),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of(
+                "snapact_delivery_request_failures_total",
+                ",reason=\"transient\""
+            )),
+            Some(1),
+            "{text}"
+        );
+        assert_eq!(
+            value(&of(
+                "snapact_delivery_request_failures_total",
+                ",reason=\"rate_limited\""
+            )),
+            Some(1),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -23,7 +23,10 @@ use super::{Clock, SharedClock, SystemClock, compare_versions};
 use crate::catalog::{Availability, Change, Item, StockTarget};
 use crate::snapact::UpsertItem;
 
+mod gauges;
 mod inbox;
+
+pub use gauges::ShopGauges;
 
 /// Schema migrations; `PRAGMA user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -141,7 +144,15 @@ CREATE TABLE orders (                         -- SnapAct orders created in the P
     PRIMARY KEY (shop, order_id)
 ) WITHOUT ROWID;
 "#,
+    // Parked events are counted at every metrics scrape; done events pile
+    // up forever, so counting parked ones must not walk them.
+    r#"
+CREATE INDEX inbox_parked ON inbox (shop) WHERE state = 'parked';
+"#,
 ];
+
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SQLite outbox. Cheap to share behind an `Arc`.
 pub struct SqliteStore {
@@ -174,14 +185,16 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection, clock: SharedClock) -> Result<Self, StoreError> {
+        // First: switching to WAL and migrating take locks that another
+        // process opening the same file at the same moment may hold.
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .ctx("setting the busy timeout")?;
         // WAL lets status readers (another process running `outbox status`)
         // proceed while the relay writes; FULL makes each commit durable.
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
             .ctx("enabling WAL")?;
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .ctx("setting durability pragmas")?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .ctx("setting the busy timeout")?;
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -220,29 +233,40 @@ impl SqliteStore {
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .ctx("reading the schema version")?;
+    let version = |c: &Connection| -> Result<i64, StoreError> {
+        c.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .ctx("reading the schema version")
+    };
+    let too_new = |found: i64| StoreError::SchemaTooNew {
+        found,
+        supported: SCHEMA_VERSION,
+    };
+    let found = version(conn)?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(too_new(found));
     }
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // Several processes may open a new or old database at once (`run` and
+    // `import` started together): each step reads the version again under
+    // the exclusive lock, so a step another process applied is not applied twice.
+    loop {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)
             .ctx("starting a migration")?;
+        let found = version(&tx)?;
+        if found > SCHEMA_VERSION {
+            return Err(too_new(found));
+        }
+        let Some(sql) = MIGRATIONS.get(usize::try_from(found).unwrap_or(0)) else {
+            return Ok(());
+        };
         tx.execute_batch(sql).ctx("migrating the schema")?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)
+        tx.pragma_update(None, "user_version", found + 1)
             .ctx("recording the schema version")?;
         tx.commit().ctx("committing a migration")?;
     }
-    Ok(())
 }
 
 trait Ctx<T> {
@@ -1468,5 +1492,31 @@ mod tests {
         let plan = plan.join("; ");
         assert!(plan.contains("outbox_order"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_migrate_it_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("race.db");
+            let barrier = Arc::new(std::sync::Barrier::new(4));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), Arc::clone(&barrier));
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStore::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for o in openers {
+                o.join().expect("thread").expect("every opener succeeds");
+            }
+            let conn = Connection::open(&path).expect("open");
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .expect("version");
+            assert_eq!(version, SCHEMA_VERSION);
+        }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct HostState {
     pub(crate) pos: Option<Arc<dyn PosTransport>>,
     /// See [`ShopContext::local_pos`](crate::runtime::ShopContext::local_pos).
     pub(crate) local_pos: bool,
+    /// Counts the shop's `pos-http` requests by status.
+    pub(crate) metrics: Option<Arc<crate::metrics::ShopMetrics>>,
     /// Undeclared names already warned about, per loaded adapter.
     pub(crate) warned: Arc<Mutex<BTreeSet<String>>>,
     /// The call's deadline; host waits (`pos-http`) end there too.
@@ -90,6 +92,7 @@ mod tests {
             pos_base_url: None,
             pos: None,
             local_pos: false,
+            metrics: None,
             warned: Arc::default(),
             deadline: Instant::now(),
         }

@@ -23,6 +23,9 @@ impl Host for HostState {
                 if let HttpError::Denied(why) = &e {
                     tracing::warn!(shop = %self.shop, adapter = %self.adapter, version = %self.version,
                         method = method_name(method), path = %path, "pos-http request refused: {why}");
+                    if let Some(m) = &self.metrics {
+                        m.pos_request_refused();
+                    }
                 }
                 return Err(e);
             }
@@ -34,7 +37,15 @@ impl Host for HostState {
             )));
         };
         request.deadline = Some(self.deadline);
-        match tokio::time::timeout_at(self.deadline.into(), transport.send(request)).await {
+        let sent = tokio::time::timeout_at(self.deadline.into(), transport.send(request)).await;
+        if let Some(m) = &self.metrics {
+            match &sent {
+                Ok(Ok(resp)) => m.pos_request(Some(resp.status)),
+                Ok(Err(PosError::Refused(_))) => m.pos_request_refused(),
+                Ok(Err(_)) | Err(_) => m.pos_request(None),
+            }
+        }
+        match sent {
             Err(_) => Err(HttpError::Timeout),
             Ok(Ok(resp)) => Ok(Response {
                 status: resp.status,
