@@ -251,6 +251,8 @@ impl Runtime {
             adapter: manifest.id.clone(),
             version: manifest.version.clone(),
             reason: format!("{e:#}"),
+            needs: manifest.wit.to_string(),
+            host: SUPPORTED_WIT.host_version(),
             supported: SUPPORTED_WIT.to_string(),
         };
         let pre = inner

@@ -234,7 +234,9 @@ pub enum LoadError {
     /// The component imports something this host does not provide, or its
     /// exports do not have the types of the WIT this host runs.
     #[error(
-        "adapter {adapter}@{version} does not fit this host ({reason}); build it against {supported} using only WASI p2 and snapact:adapter imports"
+        "adapter {adapter}@{version} (built for {needs}) needs something this host ({host}, runs {supported}) \
+         does not provide: {reason}; install a version of the adapter built for {host} or older, \
+         or a host that supports {needs}"
     )]
     Link {
         /// Adapter id.
@@ -243,7 +245,11 @@ pub enum LoadError {
         version: semver::Version,
         /// What does not fit.
         reason: String,
-        /// The WIT versions this host runs.
+        /// The WIT version the adapter was built for (`snapact:adapter@0.1.9`).
+        needs: String,
+        /// The host's own WIT version (`snapact:adapter@0.1.0`).
+        host: String,
+        /// The WIT versions this host runs (`snapact:adapter@0.1.x`).
         supported: String,
     },
 }
