@@ -161,6 +161,7 @@ struct RawAdapters {
     max_memory_mb: Option<u64>,
     max_timeout_ms: Option<u64>,
     max_output_mb: Option<u64>,
+    watch: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +283,9 @@ pub struct AdaptersConfig {
     pub max_timeout_ms: u64,
     /// Cap on one call's result.
     pub max_output_bytes: usize,
+    /// How often `run` looks for new or changed packages (hot reload);
+    /// `None` with `watch = "off"`.
+    pub watch_every: Option<Duration>,
 }
 
 /// Retry policy for deliveries.
@@ -661,6 +665,11 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
         max_output_bytes: usize::try_from(raw.adapters.max_output_mb.unwrap_or(64))
             .unwrap_or(64)
             .saturating_mul(1 << 20),
+        watch_every: match raw.adapters.watch.as_deref().map(str::trim) {
+            None => Some(Duration::from_secs(2)),
+            Some("off") => None,
+            Some(every) => Some(parse_interval("adapters.watch", every)?),
+        },
     };
 
     let relay = RelayConfig {

@@ -25,18 +25,21 @@ use crate::poller::{self, PollSource, Poller, PollerConfig};
 use crate::pos::PosTransport;
 use crate::registry::Package;
 use crate::runtime::{
-    CallError, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
+    CallError, Function, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
     RuntimeConfig, ShopContext,
 };
 use crate::snapact::client::{ConnectClient, ConnectConfig};
 use crate::webhooks::{ShopHooks, Webhooks};
 
+pub mod reload;
+use reload::{AdapterSlot, WatchConfig, Watcher};
+
 /// A shop as the daemon serves it.
 pub struct Shop {
     /// Its configuration.
     pub config: ShopConfig,
-    /// The adapter it maps through.
-    pub adapter: Arc<LoadedAdapter>,
+    /// The adapter it maps through (swapped by hot reload).
+    pub adapter: AdapterSlot,
     /// Its POS connection for `pos-http`; `None` without a `pos_base_url`.
     pub pos: Option<Arc<dyn PosTransport>>,
 }
@@ -58,19 +61,20 @@ impl Shop {
 
 impl OrderTarget for Arc<Shop> {
     async fn push_order(&self, order: Order) -> Result<PosOrderRef, CallError> {
-        self.adapter.push_order(&self.context(), order).await
+        let adapter = self.adapter.usable(Function::PushOrder)?;
+        adapter.push_order(&self.context(), order).await
     }
 
     async fn order_status_changed(&self, update: OrderStatusUpdate) -> Result<(), CallError> {
-        self.adapter
-            .order_status_changed(&self.context(), update)
-            .await
+        let adapter = self.adapter.usable(Function::OrderStatusChanged)?;
+        adapter.order_status_changed(&self.context(), update).await
     }
 }
 
 impl PollSource for Arc<Shop> {
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, CallError> {
-        self.adapter.poll(&self.context(), cursor).await
+        let adapter = self.adapter.usable(Function::Poll)?;
+        adapter.poll(&self.context(), cursor).await
     }
 }
 
@@ -138,7 +142,7 @@ pub async fn load_shops(config: &Config, runtime: &Runtime) -> anyhow::Result<Ve
         let pos = crate::pos::transport_for(shop)?;
         shops.push(Arc::new(Shop {
             config: shop.clone(),
-            adapter,
+            adapter: AdapterSlot::new(adapter),
             pos,
         }));
     }
@@ -203,6 +207,8 @@ pub struct Daemon {
     pub orders: Vec<OrderWorker>,
     /// Pollers of the shops that poll.
     pub pollers: BTreeMap<String, Poller>,
+    /// Hot reload of adapters (`None` with `[adapters] watch = "off"`).
+    pub watcher: Option<Watcher>,
     server: JoinHandle<anyhow::Result<()>>,
     stop: watch::Sender<bool>,
 }
@@ -227,6 +233,20 @@ impl Daemon {
         })?);
         let runtime = runtime_for(config)?;
         let shops = load_shops(config, &runtime).await?;
+        let watcher = config.adapters.watch_every.map(|every| {
+            let dir = config.adapters.dir.clone();
+            let resolve_dir = dir.clone();
+            Watcher::spawn(
+                WatchConfig {
+                    dir,
+                    every,
+                    resolve: Arc::new(move |spec: &AdapterSpec| find_package(&resolve_dir, spec)),
+                    revoked: Arc::new(|_: &str, _: &semver::Version| None),
+                },
+                runtime.clone(),
+                shops.clone(),
+            )
+        });
         let relays = start_relays(config, &store)?;
         let mut orders = Vec::new();
         let mut pollers = BTreeMap::new();
@@ -291,6 +311,7 @@ impl Daemon {
             relays,
             orders,
             pollers,
+            watcher,
             server,
             stop,
         })
@@ -308,6 +329,9 @@ impl Daemon {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing batches in flight");
         let _ = self.stop.send(true);
+        if let Some(w) = self.watcher {
+            w.shutdown().await;
+        }
         for (_, p) in self.pollers {
             p.shutdown().await;
         }
@@ -384,25 +408,20 @@ pub async fn import(
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ImportReport> {
     use crate::outbox::store::Store;
-    let limit = shop
-        .adapter
-        .manifest()
-        .limits
-        .memory_mb
-        .saturating_mul(1 << 20);
+    let adapter = shop.adapter.usable(Function::MapRecords)?;
+    let limit = adapter.manifest().limits.memory_mb.saturating_mul(1 << 20);
     if (payload.len() as u64) > limit / 2 {
         bail!(
             "shop {}: the file is {} MiB, too large for adapter `{}` (memory limit {} MiB, about half of it for the input): \
              split the file into parts under {} MiB, or raise [limits] memory_mb in the adapter's manifest and [adapters] max_memory_mb",
             shop.config.id,
             payload.len() >> 20,
-            shop.adapter.id(),
+            adapter.id(),
             limit >> 20,
             limit >> 21
         );
     }
-    let mapped = shop
-        .adapter
+    let mapped = adapter
         .map_records(&shop.context(), payload, content_type)
         .await
         .with_context(|| format!("shop {}: mapping failed", shop.config.id))?;

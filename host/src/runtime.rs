@@ -36,7 +36,7 @@ pub use types::{
 
 use crate::catalog::Mapped;
 use crate::pos::PosTransport;
-use crate::registry::{Manifest, Package, SUPPORTED_WIT};
+use crate::registry::{Manifest, Package};
 use imports::HostState;
 use limits::{CallLimiter, DeadlineExceeded, OutputSize};
 use secrecy::SecretString;
@@ -252,8 +252,6 @@ impl Runtime {
             version: manifest.version.clone(),
             reason: format!("{e:#}"),
             needs: manifest.wit.to_string(),
-            host: SUPPORTED_WIT.host_version(),
-            supported: SUPPORTED_WIT.to_string(),
         };
         let pre = inner
             .linker

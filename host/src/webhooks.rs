@@ -26,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::outbox::inbox::{Disposition, InboxStore, NewEvent};
 use crate::outbox::{GroupCommit, SharedClock, SqliteStore};
-use crate::runtime::{AdapterError, CallError, Webhook};
+use crate::runtime::{AdapterError, CallError, Function, Webhook};
 use crate::snapact::events::{Envelope, Event};
 use crate::snapact::signing::{self, VerifyError};
 
@@ -97,7 +97,8 @@ async fn snapact_event(
         return StatusCode::UNAUTHORIZED;
     };
     let shop = &hooks_of.shop;
-    let adapter = shop.adapter.id();
+    let current = shop.adapter.current();
+    let adapter = current.id();
     let secrets = &shop.config.webhook_secrets;
     if secrets.is_empty() {
         warn!(shop = %shop_id, adapter, "SnapAct webhook refused (401): the shop has no webhook_secret in the config");
@@ -182,7 +183,14 @@ async fn pos_webhook(
         return StatusCode::UNAUTHORIZED;
     };
     let shop = &hooks_of.shop;
-    let adapter = shop.adapter.id();
+    let current = match shop.adapter.usable(Function::HandleWebhook) {
+        Ok(a) => a,
+        Err(e) => {
+            warn!(shop = %shop_id, "POS webhook refused (503, the POS will redeliver): {e}");
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    };
+    let adapter = current.id();
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let url = match (&hooks.public_url, header(&headers, "host")) {
         (Some(base), _) => format!("{base}{path_and_query}"),
@@ -205,7 +213,7 @@ async fn pos_webhook(
             .to_string(),
         body: body.to_vec(),
     };
-    let outcome = match shop.adapter.handle_webhook(&shop.context(), request).await {
+    let outcome = match current.handle_webhook(&shop.context(), request).await {
         Ok(outcome) => outcome,
         Err(e) => {
             let status = webhook_error_status(&e);

@@ -70,7 +70,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
         .context("adapter loading task failed")??;
     let shop = daemon::Shop {
         config: shop_config.clone(),
-        adapter,
+        adapter: daemon::reload::AdapterSlot::new(adapter),
         pos: crate::pos::transport_for(shop_config)?,
     };
 
