@@ -161,6 +161,7 @@ struct RawAdapters {
     max_memory_mb: Option<u64>,
     max_timeout_ms: Option<u64>,
     max_output_mb: Option<u64>,
+    watch: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +283,9 @@ pub struct AdaptersConfig {
     pub max_timeout_ms: u64,
     /// Cap on one call's result.
     pub max_output_bytes: usize,
+    /// How often `run` looks for new or changed packages (hot reload);
+    /// `None` with `watch = "off"`.
+    pub watch_every: Option<Duration>,
 }
 
 /// Retry policy for deliveries.
@@ -607,9 +611,13 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
     // The SnapAct URL may be plain http only on loopback (the sandbox).
     let loopback = base_url.starts_with("http://127.") || base_url.starts_with("http://localhost");
     let base_url = check_url("snapact.base_url", &base_url, loopback)?;
-    let batch_size = raw.snapact.batch_size.unwrap_or(100);
-    if !(1..=1000).contains(&batch_size) {
-        return Err(invalid("snapact.batch_size", "must be between 1 and 1000"));
+    let max_batch = crate::snapact::wire::DEFAULT_BATCH_SIZE;
+    let batch_size = raw.snapact.batch_size.unwrap_or(max_batch);
+    if !(1..=max_batch).contains(&batch_size) {
+        return Err(invalid(
+            "snapact.batch_size",
+            format!("must be between 1 and {max_batch} (SnapAct's limit per upsert request)"),
+        ));
     }
     let timeout = Duration::from_millis(raw.snapact.timeout_ms.unwrap_or(10_000));
 
@@ -661,6 +669,11 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
         max_output_bytes: usize::try_from(raw.adapters.max_output_mb.unwrap_or(64))
             .unwrap_or(64)
             .saturating_mul(1 << 20),
+        watch_every: match raw.adapters.watch.as_deref().map(str::trim) {
+            None => Some(Duration::from_secs(2)),
+            Some("off") => None,
+            Some(every) => Some(parse_interval("adapters.watch", every)?),
+        },
     };
 
     let relay = RelayConfig {
@@ -879,6 +892,27 @@ settings = { location_id = "L1", currency = "NGN" }
         );
         assert_eq!(c.snapact.batch_size, 100);
         assert_eq!(c.store_path, PathBuf::from("snapact-host.db"));
+    }
+
+    #[test]
+    fn batch_size_is_refused_above_what_snapact_accepts_per_request() {
+        let text = |n: usize| {
+            format!(
+                "[snapact]\nbatch_size = {n}\n[[shop]]\nid = \"a\"\nadapter = \"square\"\nsnapact_key = {{ env = \"KEY\" }}\n"
+            )
+        };
+        let env: BTreeMap<String, String> = [("KEY".to_string(), "k".to_string())].into();
+        let ok = Config::from_toml(&text(100), "t.toml", &Overrides::default(), &env);
+        assert_eq!(ok.expect("100 is accepted").snapact.batch_size, 100);
+        for bad in [0, 101, 1000] {
+            let e = Config::from_toml(&text(bad), "t.toml", &Overrides::default(), &env)
+                .expect_err("refused")
+                .to_string();
+            assert!(
+                e.contains("snapact.batch_size") && e.contains("between 1 and 100"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -25,19 +25,22 @@ use crate::poller::{self, PollSource, Poller, PollerConfig};
 use crate::pos::PosTransport;
 use crate::registry::Package;
 use crate::runtime::{
-    CallError, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
+    CallError, Function, LoadedAdapter, Order, OrderStatusUpdate, PollPage, PosOrderRef, Runtime,
     RuntimeConfig, ShopContext,
 };
 use crate::snapact::client::{ConnectClient, ConnectConfig};
 use crate::telemetry::shop_span;
 use crate::webhooks::{ShopHooks, Webhooks};
 
+pub mod reload;
+use reload::{AdapterSlot, WatchConfig, Watcher};
+
 /// A shop as the daemon serves it.
 pub struct Shop {
     /// Its configuration.
     pub config: ShopConfig,
-    /// The adapter it maps through.
-    pub adapter: Arc<LoadedAdapter>,
+    /// The adapter it maps through (swapped by hot reload).
+    pub adapter: AdapterSlot,
     /// Its POS connection for `pos-http`; `None` without a `pos_base_url`.
     pub pos: Option<Arc<dyn PosTransport>>,
     /// Where its adapter calls, deliveries and webhooks are counted.
@@ -62,19 +65,20 @@ impl Shop {
 
 impl OrderTarget for Arc<Shop> {
     async fn push_order(&self, order: Order) -> Result<PosOrderRef, CallError> {
-        self.adapter.push_order(&self.context(), order).await
+        let adapter = self.adapter.usable(Function::PushOrder)?;
+        adapter.push_order(&self.context(), order).await
     }
 
     async fn order_status_changed(&self, update: OrderStatusUpdate) -> Result<(), CallError> {
-        self.adapter
-            .order_status_changed(&self.context(), update)
-            .await
+        let adapter = self.adapter.usable(Function::OrderStatusChanged)?;
+        adapter.order_status_changed(&self.context(), update).await
     }
 }
 
 impl PollSource for Arc<Shop> {
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, CallError> {
-        self.adapter.poll(&self.context(), cursor).await
+        let adapter = self.adapter.usable(Function::Poll)?;
+        adapter.poll(&self.context(), cursor).await
     }
 }
 
@@ -153,7 +157,7 @@ pub async fn load_shops_metered(
         let pos = crate::pos::transport_for(shop)?;
         shops.push(Arc::new(Shop {
             config: shop.clone(),
-            adapter,
+            adapter: AdapterSlot::new(adapter),
             pos,
             metrics: metrics.shop(&shop.id, &shop.adapter.id),
         }));
@@ -231,6 +235,8 @@ pub struct Daemon {
     pub pollers: BTreeMap<String, Poller>,
     /// What `/metrics` shows.
     pub metrics: Arc<HostMetrics>,
+    /// Hot reload of adapters (`None` with `[adapters] watch = "off"`).
+    pub watcher: Option<Watcher>,
     server: JoinHandle<anyhow::Result<()>>,
     stop: watch::Sender<bool>,
 }
@@ -256,6 +262,20 @@ impl Daemon {
         let runtime = runtime_for(config)?;
         let metrics = Arc::new(HostMetrics::new());
         let shops = load_shops_metered(config, &runtime, &metrics).await?;
+        let watcher = config.adapters.watch_every.map(|every| {
+            let dir = config.adapters.dir.clone();
+            let resolve_dir = dir.clone();
+            Watcher::spawn(
+                WatchConfig {
+                    dir,
+                    every,
+                    resolve: Arc::new(move |spec: &AdapterSpec| find_package(&resolve_dir, spec)),
+                    revoked: Arc::new(|_: &str, _: &semver::Version| None),
+                },
+                runtime.clone(),
+                shops.clone(),
+            )
+        });
         let relays = start_relays(config, &store, &metrics)?;
         let mut orders = Vec::new();
         let mut pollers = BTreeMap::new();
@@ -333,6 +353,7 @@ impl Daemon {
             orders,
             pollers,
             metrics,
+            watcher,
             server,
             stop,
         })
@@ -350,6 +371,9 @@ impl Daemon {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing batches in flight");
         let _ = self.stop.send(true);
+        if let Some(w) = self.watcher {
+            w.shutdown().await;
+        }
         for (_, p) in self.pollers {
             p.shutdown().await;
         }
@@ -411,25 +435,20 @@ pub async fn import(
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<ImportReport> {
     use crate::outbox::store::Store;
-    let limit = shop
-        .adapter
-        .manifest()
-        .limits
-        .memory_mb
-        .saturating_mul(1 << 20);
+    let adapter = shop.adapter.usable(Function::MapRecords)?;
+    let limit = adapter.manifest().limits.memory_mb.saturating_mul(1 << 20);
     if (payload.len() as u64) > limit / 2 {
         bail!(
             "shop {}: the file is {} MiB, too large for adapter `{}` (memory limit {} MiB, about half of it for the input): \
              split the file into parts under {} MiB, or raise [limits] memory_mb in the adapter's manifest and [adapters] max_memory_mb",
             shop.config.id,
             payload.len() >> 20,
-            shop.adapter.id(),
+            adapter.id(),
             limit >> 20,
             limit >> 21
         );
     }
-    let mapped = shop
-        .adapter
+    let mapped = adapter
         .map_records(&shop.context(), payload, content_type)
         .instrument(shop_span(&shop.config.id, shop.metrics.adapter()))
         .await

@@ -80,7 +80,7 @@ async fn scrape(State(ops): State<Arc<Operations>>) -> Response {
             (
                 s.config.id.clone(),
                 s.metrics.adapter().to_owned(),
-                s.adapter.version().to_string(),
+                s.adapter.current().version().to_string(),
             )
         })
         .collect();

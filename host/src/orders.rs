@@ -291,6 +291,8 @@ impl<S: Store + InboxStore, T: OrderTarget> Worker<S, T> {
             // The POS may simply be slow; the idempotency key makes a
             // second attempt safe.
             CallError::Trap { cause, .. } => matches!(cause, TrapCause::Deadline { .. }),
+            // The operator installs a replacement; the order waits for it.
+            CallError::Withdrawn { .. } => true,
         };
         if transient {
             self.retry(event, e.to_string())

@@ -19,26 +19,48 @@ pub const WIT_PACKAGE: &str = "snapact:adapter";
 /// The interface every adapter exports (without its `@version`).
 pub const EXPORTED_INTERFACE: &str = "snapact:adapter/pos-adapter";
 
-/// The one place that says which WIT versions this host runs: `0.1.x`.
+/// The one place that says which WIT versions this host runs: `0.1.x`,
+/// with the bindings of `0.1.0` (the version in `wit/`).
 ///
 /// For `0.x` packages the minor version is the breaking one, as in Cargo's
-/// semver rules, and wasmtime links semver-compatible versions together, so
-/// any `0.1.x` adapter runs against this host's `0.1.0` bindings.
-pub const SUPPORTED_WIT: WitSupport = WitSupport { major: 0, minor: 1 };
+/// semver rules (so `0.1.x` plays the role `1.x` will), and wasmtime links
+/// semver-compatible versions together. So an adapter built against any
+/// `0.1.x` is accepted: an older one uses a subset of what this host has; a
+/// newer one loads when it uses nothing this host lacks, and is refused at
+/// load (before any call), naming what is missing, when it does.
+pub const SUPPORTED_WIT: WitSupport = WitSupport {
+    major: 0,
+    minor: 1,
+    patch: 0,
+};
 
-/// A range of compatible WIT versions: `major.minor.x`.
+/// A range of compatible WIT versions (`major.minor.x` for `0.x`, `major.x`
+/// from `1.0`) and the exact version this host was built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WitSupport {
     /// Major version.
     pub major: u64,
     /// Minor version.
     pub minor: u64,
+    /// Patch version of the host's own bindings.
+    pub patch: u64,
 }
 
 impl WitSupport {
-    /// Whether an adapter built against `version` runs on this host.
+    /// Whether an adapter built against `version` may run on this host (it
+    /// is in the compatible range; a newer one must still link).
     pub fn supports(&self, version: &semver::Version) -> bool {
-        version.major == self.major && version.minor == self.minor && version.pre.is_empty()
+        let same_track = if self.major == 0 {
+            version.major == 0 && version.minor == self.minor
+        } else {
+            version.major == self.major
+        };
+        same_track && version.pre.is_empty()
+    }
+
+    /// The exact WIT version of this host's bindings, `snapact:adapter@0.1.0`.
+    pub fn host_version(&self) -> String {
+        format!("{WIT_PACKAGE}@{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
 
@@ -66,5 +88,31 @@ mod tests {
         assert!(!SUPPORTED_WIT.supports(&v("1.1.0")));
         assert!(!SUPPORTED_WIT.supports(&v("0.1.0-rc.1")));
         assert_eq!(SUPPORTED_WIT.to_string(), "snapact:adapter@0.1.x");
+        let one = WitSupport {
+            major: 1,
+            minor: 2,
+            patch: 0,
+        };
+        assert!(one.supports(&v("1.0.0")));
+        assert!(
+            one.supports(&v("1.7.3")),
+            "from 1.0 the major is the breaking part"
+        );
+        assert!(!one.supports(&v("2.0.0")));
+        assert!(!one.supports(&v("0.1.0")));
+    }
+
+    #[test]
+    fn the_host_version_is_the_one_in_wit() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+        for file in ["adapter.wit", "host.wit", "types.wit"] {
+            let text = std::fs::read_to_string(root.join(file)).expect("read wit");
+            let first = text.lines().next().unwrap_or_default();
+            assert_eq!(
+                first,
+                format!("package {};", SUPPORTED_WIT.host_version()),
+                "{file}: bump SUPPORTED_WIT with the WIT package"
+            );
+        }
     }
 }

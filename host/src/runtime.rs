@@ -37,7 +37,7 @@ pub use types::{
 use crate::catalog::Mapped;
 use crate::metrics::ShopMetrics;
 use crate::pos::PosTransport;
-use crate::registry::{Manifest, Package, SUPPORTED_WIT};
+use crate::registry::{Manifest, Package};
 use imports::HostState;
 use limits::{CallLimiter, DeadlineExceeded, OutputSize};
 use secrecy::SecretString;
@@ -256,7 +256,7 @@ impl Runtime {
             adapter: manifest.id.clone(),
             version: manifest.version.clone(),
             reason: format!("{e:#}"),
-            supported: SUPPORTED_WIT.to_string(),
+            needs: manifest.wit.to_string(),
         };
         let pre = inner
             .linker

@@ -27,7 +27,7 @@ use tracing::{Instrument, debug, info, warn};
 use crate::metrics::{HostMetrics, WebhookSource};
 use crate::outbox::inbox::{Disposition, InboxStore, NewEvent};
 use crate::outbox::{GroupCommit, SharedClock, SqliteStore};
-use crate::runtime::{AdapterError, CallError, Webhook};
+use crate::runtime::{AdapterError, CallError, Function, Webhook};
 use crate::snapact::events::{Envelope, Event};
 use crate::snapact::signing::{self, VerifyError};
 use crate::telemetry::shop_span;
@@ -233,6 +233,13 @@ async fn pos_webhook_for(
 ) -> StatusCode {
     let shop = &hooks_of.shop;
     let adapter = shop.metrics.adapter();
+    let current = match shop.adapter.usable(Function::HandleWebhook) {
+        Ok(a) => a,
+        Err(e) => {
+            warn!(shop = %shop_id, adapter, "POS webhook refused (503, the POS will redeliver): {e}");
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let url = match (&hooks.public_url, header(headers, "host")) {
         (Some(base), _) => format!("{base}{path_and_query}"),
@@ -255,7 +262,7 @@ async fn pos_webhook_for(
             .to_string(),
         body: body.to_vec(),
     };
-    let outcome = match shop.adapter.handle_webhook(&shop.context(), request).await {
+    let outcome = match current.handle_webhook(&shop.context(), request).await {
         Ok(outcome) => outcome,
         Err(e) => {
             let status = webhook_error_status(&e);

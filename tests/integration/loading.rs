@@ -98,3 +98,126 @@ fn package_reports_its_exports_and_digest() {
     assert_eq!(package.digest_hex().len(), 64);
     assert_eq!(package.manifest().limits.timeout_ms, 4000);
 }
+
+/// A copy of the package at `built` whose component and manifest say
+/// `snapact:adapter@{wit}` instead of `@0.1.0`, as if it had been built
+/// against that WIT version; `rename` then replaces other (same-length)
+/// names in the component.
+fn rebuilt_for(built: &std::path::Path, wit: &str, rename: &[(&str, &str)]) -> tempfile::TempDir {
+    fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {
+        assert_eq!(from.len(), to.len(), "same length keeps the binary valid");
+        let mut n = 0;
+        let mut i = 0;
+        while i + from.len() <= bytes.len() {
+            if &bytes[i..i + from.len()] == from {
+                bytes[i..i + from.len()].copy_from_slice(to);
+                n += 1;
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+        n
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wasm = std::fs::read(built.join("adapter.wasm")).expect("read wasm");
+    let versions = replace_all(
+        &mut wasm,
+        b"snapact:adapter/pos-adapter@0.1.0",
+        format!("snapact:adapter/pos-adapter@{wit}").as_bytes(),
+    );
+    assert!(versions > 0, "the export is named with its version");
+    for interface in ["types", "pos-http", "signatures", "settings", "log"] {
+        replace_all(
+            &mut wasm,
+            format!("snapact:adapter/{interface}@0.1.0").as_bytes(),
+            format!("snapact:adapter/{interface}@{wit}").as_bytes(),
+        );
+    }
+    for (from, to) in rename {
+        assert!(
+            replace_all(&mut wasm, from.as_bytes(), to.as_bytes()) > 0,
+            "{from} is in the component"
+        );
+    }
+    std::fs::write(dir.path().join("adapter.wasm"), wasm).expect("write wasm");
+    let manifest = std::fs::read_to_string(built.join("adapter.toml")).expect("manifest");
+    std::fs::write(
+        dir.path().join("adapter.toml"),
+        manifest.replace("snapact:adapter@0.1.0", &format!("snapact:adapter@{wit}")),
+    )
+    .expect("write manifest");
+    dir
+}
+
+#[test]
+fn an_adapter_built_for_a_newer_compatible_wit_loads_and_maps_the_same() {
+    let built = build_adapter("adapters/square");
+    let newer = rebuilt_for(&built, "0.1.9", &[]);
+    let package = Package::open(newer.path()).expect("0.1.9 is within 0.1.x");
+    assert_eq!(package.manifest().wit.version.to_string(), "0.1.9");
+    assert!(
+        package
+            .imports()
+            .iter()
+            .any(|i| i == "snapact:adapter/signatures@0.1.9"),
+        "the component really imports the newer version: {:?}",
+        package.imports()
+    );
+    let runtime = cached_runtime(tempfile::tempdir().expect("tempdir").path());
+    let newer = runtime
+        .load(&package)
+        .expect("a newer minor that uses nothing new loads");
+    let original = runtime
+        .load(&Package::open(&built).expect("package"))
+        .expect("load");
+
+    let fixtures = snapact_tests::fixtures_dir().join("square");
+    let input = std::fs::read(fixtures.join("search_catalog_objects.input.json")).expect("input");
+    let settings: std::collections::BTreeMap<String, String> = serde_json::from_slice(
+        &std::fs::read(fixtures.join("search_catalog_objects.settings.json")).expect("settings"),
+    )
+    .expect("settings json");
+    let mut ctx = snapact_host::runtime::ShopContext::new("wit-compat");
+    ctx.settings = settings;
+    let (a, b) = snapact_tests::block_on(async {
+        (
+            newer
+                .map_records(&ctx, &input, "application/json")
+                .await
+                .expect("newer maps"),
+            original
+                .map_records(&ctx, &input, "application/json")
+                .await
+                .expect("original maps"),
+        )
+    });
+    assert!(!a.changes.is_empty());
+    assert_eq!(
+        a, b,
+        "the same component under a newer WIT version maps the same"
+    );
+}
+
+#[test]
+fn an_adapter_using_a_function_this_host_lacks_is_refused_naming_it_and_both_versions() {
+    let built = build_adapter("adapters/square");
+    // As if WIT 0.1.9 had renamed... rather: added `verify-hmaz`, which the
+    // adapter calls and this host (0.1.0) does not have.
+    let newer = rebuilt_for(&built, "0.1.9", &[("verify-hmac", "verify-hmaz")]);
+    let package = Package::open(newer.path()).expect("the manifest's version is accepted");
+    let runtime = cached_runtime(tempfile::tempdir().expect("tempdir").path());
+    let Err(err) = runtime.load(&package) else {
+        panic!("refused at load, before any call");
+    };
+    let text = err.to_string();
+    for needle in [
+        "square@",
+        "snapact:adapter@0.1.9",
+        "snapact:adapter/signatures@0.1.9",
+        "verify-hmaz",
+        "snapact:adapter@0.1.0",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in {text}");
+    }
+}

@@ -8,5 +8,6 @@ mod operations;
 mod orders;
 mod pipeline;
 mod pos;
+mod reload;
 mod scaffold;
 mod webhooks;

@@ -362,7 +362,7 @@ async fn metrics_readiness_and_status_show_what_the_host_did() {
             "{name}{labels:?}\n{metrics}"
         );
     }
-    let version = daemon.shops[0].adapter.version().to_string();
+    let version = daemon.shops[0].adapter.current().version().to_string();
     assert_eq!(
         sample(
             &metrics,

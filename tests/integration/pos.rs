@@ -126,6 +126,7 @@ settings = {{ currency = "NGN" }}
 
     let mapped = shop
         .adapter
+        .current()
         .map_records(&shop.context(), b"pos-credentials", "text/plain")
         .await
         .expect("probes report");
@@ -211,6 +212,7 @@ settings = {{ currency = "NGN" }}
         .expect("load the shop");
     let mapped = shops[0]
         .adapter
+        .current()
         .map_records(&shops[0].context(), b"learn-secrets", "text/plain")
         .await
         .expect("probes report");

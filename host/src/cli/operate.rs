@@ -72,7 +72,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let metrics = HostMetrics::detached(&shop_config.id, &shop_config.adapter.id);
     let shop = daemon::Shop {
         config: shop_config.clone(),
-        adapter,
+        adapter: daemon::reload::AdapterSlot::new(adapter),
         pos: crate::pos::transport_for(shop_config)?,
         metrics: Arc::clone(&metrics),
     };

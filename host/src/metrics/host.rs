@@ -496,6 +496,8 @@ impl ShopMetrics {
                     adapter_error_label(error),
                 ])
                 .inc(),
+            // Refused before the runtime is reached: nothing ran.
+            Some(CallError::Withdrawn { .. }) => {}
         }
     }
 

@@ -195,6 +195,19 @@ pub enum CallError {
         /// Why.
         cause: TrapCause,
     },
+    /// The shop's adapter version was withdrawn (revoked by its registry)
+    /// and no version the shop may use replaces it yet: nothing was called.
+    #[error("adapter {adapter}@{version} {function} was not called: {reason}")]
+    Withdrawn {
+        /// Adapter id.
+        adapter: String,
+        /// The withdrawn version.
+        version: semver::Version,
+        /// The function that would have been called.
+        function: Function,
+        /// Why, and what to install instead.
+        reason: String,
+    },
 }
 
 impl CallError {
@@ -202,7 +215,7 @@ impl CallError {
     pub fn trap_cause(&self) -> Option<&TrapCause> {
         match self {
             CallError::Trap { cause, .. } => Some(cause),
-            CallError::Adapter { .. } => None,
+            CallError::Adapter { .. } | CallError::Withdrawn { .. } => None,
         }
     }
 
@@ -210,7 +223,7 @@ impl CallError {
     pub fn adapter_error(&self) -> Option<&AdapterError> {
         match self {
             CallError::Adapter { error, .. } => Some(error),
-            CallError::Trap { .. } => None,
+            CallError::Trap { .. } | CallError::Withdrawn { .. } => None,
         }
     }
 }
@@ -234,7 +247,11 @@ pub enum LoadError {
     /// The component imports something this host does not provide, or its
     /// exports do not have the types of the WIT this host runs.
     #[error(
-        "adapter {adapter}@{version} does not fit this host ({reason}); build it against {supported} using only WASI p2 and snapact:adapter imports"
+        "adapter {adapter}@{version} (built for {needs}) needs something this host ({host}, runs {supported}) \
+         does not provide: {reason}; install a version of the adapter built for {host} or older, \
+         or a host that supports {needs}",
+        host = crate::registry::SUPPORTED_WIT.host_version(),
+        supported = crate::registry::SUPPORTED_WIT
     )]
     Link {
         /// Adapter id.
@@ -243,7 +260,7 @@ pub enum LoadError {
         version: semver::Version,
         /// What does not fit.
         reason: String,
-        /// The WIT versions this host runs.
-        supported: String,
+        /// The WIT version the adapter was built for (`snapact:adapter@0.1.9`).
+        needs: String,
     },
 }
