@@ -114,10 +114,8 @@ impl PackageFiles {
     /// The deterministic tar of these files.
     pub fn pack(&self) -> Vec<u8> {
         let digest_line = format!("sha256:{}\n", self.digest_hex());
-        let mut entries: Vec<(&str, &[u8])> = vec![
-            (MANIFEST_FILE, &self.manifest),
-            (WASM_FILE, &self.wasm),
-        ];
+        let mut entries: Vec<(&str, &[u8])> =
+            vec![(MANIFEST_FILE, &self.manifest), (WASM_FILE, &self.wasm)];
         if let Some(sig) = &self.signature {
             entries.push((SIGNATURE_FILE, sig));
         }
@@ -289,12 +287,20 @@ mod tests {
         let digest = format!("sha256:{}\n", f.digest_hex());
         let bytes = tar_of(&[
             (MANIFEST_FILE, &f.manifest, tar::EntryType::Regular),
-            (WASM_FILE, b"\0asm\x0d\0\x01\0 tampered", tar::EntryType::Regular),
+            (
+                WASM_FILE,
+                b"\0asm\x0d\0\x01\0 tampered",
+                tar::EntryType::Regular,
+            ),
             (DIGEST_FILE, digest.as_bytes(), tar::EntryType::Regular),
         ]);
         let e = PackageFiles::unpack(&bytes, "demo.tar").expect_err("tampered");
         assert!(matches!(e, ArchiveError::DigestMismatch { .. }), "{e}");
-        assert!(e.to_string().starts_with("demo.tar: adapter.wasm has digest"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("demo.tar: adapter.wasm has digest"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -314,7 +320,10 @@ mod tests {
                 vec![(MANIFEST_FILE, &b"a"[..], r), (MANIFEST_FILE, &b"b"[..], r)],
                 "appears twice",
             ),
-            (vec![(MANIFEST_FILE, &b"a"[..], r)], "adapter.wasm is missing"),
+            (
+                vec![(MANIFEST_FILE, &b"a"[..], r)],
+                "adapter.wasm is missing",
+            ),
         ] {
             let e = PackageFiles::unpack(&tar_of(&entries), "p.tar")
                 .expect_err(says)
@@ -322,6 +331,9 @@ mod tests {
             assert!(e.contains(says), "{says}: {e}");
         }
         let e = PackageFiles::unpack(b"not a tar at all, just text", "p.tar").expect_err("text");
-        assert!(e.to_string().contains("not an adapter package archive"), "{e}");
+        assert!(
+            e.to_string().contains("not an adapter package archive"),
+            "{e}"
+        );
     }
 }

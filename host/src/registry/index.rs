@@ -288,8 +288,7 @@ mod tests {
 
     fn index(versions: Vec<VersionEntry>) -> Index {
         let mut i = Index::default();
-        i.adapters
-            .insert("demo".into(), AdapterEntry { versions });
+        i.adapters.insert("demo".into(), AdapterEntry { versions });
         i
     }
 
@@ -309,13 +308,23 @@ mod tests {
         let e = Index::parse(br#"{"schema":2,"adapters":{}}"#, "https://r/index.json")
             .expect_err("schema 2");
         assert!(e.to_string().contains("upgrade snapact-host"), "{e}");
-        for bad in ["../etc/passwd", "/abs.tar", "a//b.tar", "a/./b.tar", "https://x/a.tar", "a\\b.tar"] {
+        for bad in [
+            "../etc/passwd",
+            "/abs.tar",
+            "a//b.tar",
+            "a/./b.tar",
+            "https://x/a.tar",
+            "a\\b.tar",
+        ] {
             let mut e = entry("1.0.0", Status::Listed);
             e.path = bad.into();
             let err = Index::parse(&index(vec![e]).to_json(), "index.json").expect_err(bad);
             assert!(err.to_string().contains("`path`"), "{bad}: {err}");
         }
-        let dup = index(vec![entry("1.0.0", Status::Listed), entry("1.0.0", Status::Yanked)]);
+        let dup = index(vec![
+            entry("1.0.0", Status::Listed),
+            entry("1.0.0", Status::Yanked),
+        ]);
         let e = Index::parse(&dup.to_json(), "index.json").expect_err("dup");
         assert!(e.to_string().contains("demo@1.0.0 is listed twice"), "{e}");
     }

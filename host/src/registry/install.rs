@@ -68,8 +68,10 @@ pub fn choose<'a>(
             }
         );
     }
-    let mut matching: Vec<&VersionEntry> =
-        versions.iter().filter(|v| req.matches(&v.version)).collect();
+    let mut matching: Vec<&VersionEntry> = versions
+        .iter()
+        .filter(|v| req.matches(&v.version))
+        .collect();
     matching.sort_by(|a, b| b.version.cmp(&a.version));
     if let Some(v) = matching.iter().find(|v| v.status == Status::Listed) {
         // Say what newer matching versions were skipped, and why.
@@ -147,8 +149,8 @@ pub async fn stage(
     let files = PackageFiles::unpack(&archive, &what)?;
     let staging = Staging::new(dir, id)?;
     files.write_dir(staging.path())?;
-    let package = Package::open(staging.path())
-        .with_context(|| format!("{what} cannot run on this host"))?;
+    let package =
+        Package::open(staging.path()).with_context(|| format!("{what} cannot run on this host"))?;
     check_matches_index(&package, &files, &entry, id, &what)?;
     let signature = policy
         .check(&package)
@@ -219,13 +221,14 @@ pub fn parse_exact(text: &str) -> anyhow::Result<(String, Option<Version>)> {
         None => (text, None),
     };
     if !super::manifest::is_id(id) {
-        bail!("{id:?} is not an adapter id: use a-z, 0-9 and '-' (e.g. \"square\" or \"square@1.2.0\")");
+        bail!(
+            "{id:?} is not an adapter id: use a-z, 0-9 and '-' (e.g. \"square\" or \"square@1.2.0\")"
+        );
     }
     let version = version
         .map(|v| {
-            Version::parse(v).with_context(|| {
-                format!("{v:?} is not an exact version: write e.g. {id}@1.2.0")
-            })
+            Version::parse(v)
+                .with_context(|| format!("{v:?} is not an exact version: write e.g. {id}@1.2.0"))
         })
         .transpose()?;
     Ok((id.to_string(), version))

@@ -254,11 +254,7 @@ pub fn rolled_back(dir: &Path, id: &str) -> Result<Vec<InstalledVersion>, Instal
 }
 
 fn sort_newest_first(versions: &mut [InstalledVersion]) {
-    versions.sort_by(|a, b| {
-        b.version
-            .cmp(&a.version)
-            .then(a.location.cmp(&b.location))
-    });
+    versions.sort_by(|a, b| b.version.cmp(&a.version).then(a.location.cmp(&b.location)));
 }
 
 // ---------- the cached registry index ----------
@@ -474,9 +470,7 @@ pub fn resolve(
                     version.clone(),
                     Refusal::Revoked {
                         reason: entry.reason.clone(),
-                        replacement: index
-                            .as_ref()
-                            .and_then(|i| i.replacement_for(id, version)),
+                        replacement: index.as_ref().and_then(|i| i.replacement_for(id, version)),
                     },
                 ));
             }
@@ -624,7 +618,10 @@ pub fn list(dir: &Path, policy: &TrustPolicy) -> Result<Vec<AdapterListing>, Ins
             Err(e) => (None, Some(e.to_string())),
         };
         let mut listed = Vec::new();
-        for v in versions(dir, &id)?.into_iter().chain(rolled_back(dir, &id)?) {
+        for v in versions(dir, &id)?
+            .into_iter()
+            .chain(rolled_back(dir, &id)?)
+        {
             let entry = index.as_ref().and_then(|i| i.entry(&id, &v.version));
             let mut item = VersionListing {
                 selected: selected.as_deref() == Some(v.dir.as_path()),
@@ -930,7 +927,10 @@ fn clean_stale_staging(adapters_dir: &Path) {
 /// Replace `path` with `bytes` in one rename: readers see the old file or
 /// the new one, never a part.
 pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -955,5 +955,331 @@ pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     {
         let _ = dir;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::SecretKey;
+    use crate::registry::index::{AdapterEntry, CapabilitySummary, VersionEntry};
+
+    /// The smallest component `Package::open` accepts: one export named
+    /// `snapact:adapter/pos-adapter@0.1.0` (never compiled here).
+    fn component(tag: u8) -> Vec<u8> {
+        let name = b"snapact:adapter/pos-adapter@0.1.0";
+        let mut export = vec![0x01, 0x00, name.len() as u8];
+        export.extend_from_slice(name);
+        export.extend_from_slice(&[0x05, 0x00, 0x00]);
+        let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
+        wasm.push(0x0b);
+        wasm.push(export.len() as u8);
+        wasm.extend_from_slice(&export);
+        // A custom section makes each build's bytes (and digest) distinct.
+        wasm.extend_from_slice(&[0x00, 0x03, 0x01, b't', tag]);
+        wasm
+    }
+
+    fn write_package(dir: &Path, id: &str, version: &str) {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(
+            dir.join(MANIFEST_FILE),
+            format!("id = \"{id}\"\nversion = \"{version}\"\nwit = \"snapact:adapter@0.1.0\"\nvendor = \"Demo\"\n"),
+        )
+        .expect("manifest");
+        let tag = version
+            .bytes()
+            .fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+        std::fs::write(dir.join(WASM_FILE), component(tag)).expect("wasm");
+    }
+
+    fn install(root: &Path, id: &str, version: &str, key: Option<&SecretKey>) -> PathBuf {
+        let dir = root.join(id).join(version);
+        write_package(&dir, id, version);
+        if let Some(key) = key {
+            let pkg = Package::open(&dir).expect("open");
+            key.sign_package(&pkg).write(&dir).expect("sign");
+        }
+        dir
+    }
+
+    fn spec(s: &str) -> AdapterSpec {
+        s.parse().expect("spec")
+    }
+
+    fn trusting(key: &SecretKey) -> TrustPolicy {
+        TrustPolicy {
+            require_signatures: true,
+            trusted_keys: vec![key.public()],
+        }
+    }
+
+    fn revoke(root: &Path, id: &str, versions: &[(&str, Status)]) {
+        let mut index = Index::default();
+        index.adapters.insert(
+            id.into(),
+            AdapterEntry {
+                versions: versions
+                    .iter()
+                    .map(|(v, status)| VersionEntry {
+                        version: Version::parse(v).expect("version"),
+                        wit: "snapact:adapter@0.1.0".into(),
+                        digest: String::new(),
+                        archive_digest: String::new(),
+                        size: 0,
+                        path: format!("packages/{id}/{v}.tar"),
+                        key_id: None,
+                        signature: None,
+                        vendor: String::new(),
+                        description: String::new(),
+                        capabilities: CapabilitySummary::default(),
+                        status: *status,
+                        reason: (*status == Status::Revoked).then(|| "leaks tokens".into()),
+                        replacement: None,
+                    })
+                    .collect(),
+            },
+        );
+        save_cached_index(root, &index).expect("save index");
+    }
+
+    #[test]
+    fn the_newest_version_matching_the_requirement_is_selected() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::generate().expect("key");
+        for v in ["1.0.0", "1.2.0", "1.10.0", "2.0.0"] {
+            install(root.path(), "demo", v, Some(&key));
+        }
+        let policy = trusting(&key);
+        let got = |s: &str| {
+            resolve(root.path(), &spec(s), &policy)
+                .expect(s)
+                .package
+                .manifest()
+                .version
+                .to_string()
+        };
+        assert_eq!(got("demo"), "2.0.0");
+        assert_eq!(got("demo@^1"), "1.10.0");
+        assert_eq!(got("demo@~1.2"), "1.2.0");
+        assert_eq!(got("demo@=1.0.0"), "1.0.0");
+        let r = resolve(root.path(), &spec("demo@^1"), &policy).expect("resolves");
+        assert_eq!(r.publisher.as_deref(), Some(key.public().id()));
+        assert_eq!(r.location, Location::Installed);
+
+        let e = resolve(root.path(), &spec("demo@^3"), &policy).expect_err("no match");
+        assert!(matches!(e, ResolveError::NoMatch { .. }), "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("no installed version matches `^3`"),
+            "{shown}"
+        );
+        assert!(shown.contains("2.0.0, 1.10.0, 1.2.0, 1.0.0"), "{shown}");
+        assert!(
+            shown.contains("snapact-host adapter install demo@^3 --registry URL"),
+            "{shown}"
+        );
+
+        let e = resolve(root.path(), &spec("other"), &policy).expect_err("missing");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("adapter `other` (wanted: *) is not installed"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("snapact-host adapter build adapters/other"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_local_build_is_one_more_version_and_loses_ties() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let policy = TrustPolicy::permissive();
+        write_package(&root.path().join("demo"), "demo", "1.5.0");
+        install(root.path(), "demo", "1.0.0", None);
+        let r = resolve(root.path(), &spec("demo"), &policy).expect("resolves");
+        assert_eq!(r.location, Location::LocalBuild);
+        assert_eq!(r.package.manifest().version.to_string(), "1.5.0");
+        install(root.path(), "demo", "1.5.0", None);
+        let r = resolve(root.path(), &spec("demo"), &policy).expect("resolves");
+        assert_eq!(r.location, Location::Installed);
+        assert_eq!(r.package.dir(), root.path().join("demo").join("1.5.0"));
+        // Signatures are required by default: the unsigned local build is
+        // refused, naming what to do.
+        let e = resolve(root.path(), &spec("demo"), &TrustPolicy::default()).expect_err("unsigned");
+        let shown = e.to_string();
+        assert!(shown.contains("1.5.0: adapter demo@1.5.0"), "{shown}");
+        assert!(
+            shown.contains("is not signed, and [adapters] require_signatures is on"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("`snapact-host adapter rollback demo` to select 1.0.0"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn signatures_are_checked_against_the_trusted_keys() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let publisher = SecretKey::generate().expect("key");
+        let stranger = SecretKey::generate().expect("key");
+        let dir = install(root.path(), "demo", "1.0.0", Some(&stranger));
+        let e = resolve(root.path(), &spec("demo"), &trusting(&publisher)).expect_err("untrusted");
+        let shown = e.to_string();
+        assert!(
+            shown.contains(&format!(
+                "is signed by key {}, which is not in [adapters] trusted_keys",
+                stranger.public().id()
+            )),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("add \"{}\"", stranger.public())),
+            "{shown}"
+        );
+        // Without required signatures an untrusted signer is let through
+        // (with a warning), and reported.
+        let r =
+            resolve(root.path(), &spec("demo"), &TrustPolicy::permissive()).expect("permissive");
+        assert_eq!(r.publisher.as_deref(), Some(stranger.public().id()));
+        assert!(matches!(r.signature, SignatureStatus::Untrusted { .. }));
+
+        // A changed wasm is refused whatever the policy.
+        let mut wasm = std::fs::read(dir.join(WASM_FILE)).expect("read");
+        wasm.extend_from_slice(&[0x00, 0x02, 0x01, b'x']);
+        std::fs::write(dir.join(WASM_FILE), wasm).expect("tamper");
+        for policy in [trusting(&stranger), TrustPolicy::permissive()] {
+            let e = resolve(root.path(), &spec("demo"), &policy).expect_err("tampered");
+            let shown = e.to_string();
+            assert!(
+                shown.contains("adapter.wasm was changed after it was signed by key"),
+                "{shown}"
+            );
+        }
+        // So is a widened manifest under an intact wasm.
+        let dir = install(root.path(), "demo", "1.1.0", Some(&stranger));
+        let manifest = std::fs::read_to_string(dir.join(MANIFEST_FILE)).expect("read");
+        std::fs::write(
+            dir.join(MANIFEST_FILE),
+            format!("{manifest}[capabilities]\nhttp_hosts = [\"evil.example\"]\n"),
+        )
+        .expect("widen");
+        let e =
+            resolve(root.path(), &spec("demo@=1.1.0"), &trusting(&stranger)).expect_err("widened");
+        assert!(
+            e.to_string()
+                .contains("does not match adapter.toml and adapter.wasm"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_revoked_version_is_passed_over_and_named() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::generate().expect("key");
+        for v in ["1.0.0", "1.1.0", "1.2.0"] {
+            install(root.path(), "demo", v, Some(&key));
+        }
+        revoke(
+            root.path(),
+            "demo",
+            &[
+                ("1.0.0", Status::Listed),
+                ("1.1.0", Status::Yanked),
+                ("1.2.0", Status::Revoked),
+                ("1.3.0", Status::Listed),
+            ],
+        );
+        let r = resolve(root.path(), &spec("demo"), &trusting(&key)).expect("resolves");
+        // Yanked still runs; revoked never does.
+        assert_eq!(r.package.manifest().version.to_string(), "1.1.0");
+        assert_eq!(r.passed_over, [Version::new(1, 2, 0)]);
+        let e = resolve(root.path(), &spec("demo@=1.2.0"), &trusting(&key)).expect_err("revoked");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("1.2.0: revoked by the registry (leaks tokens); move to 1.3.0"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn rollback_sets_the_newest_aside_and_refuses_without_a_previous() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let policy = TrustPolicy::permissive();
+        install(root.path(), "demo", "1.0.0", None);
+        let e = rollback(root.path(), "demo").expect_err("single");
+        assert!(e.to_string().contains("has only version 1.0.0"), "{e}");
+        install(root.path(), "demo", "1.1.0", None);
+        write_package(&root.path().join("demo"), "demo", "1.2.0");
+        let done = rollback(root.path(), "demo").expect("rollback");
+        assert_eq!(done.set_aside, Version::new(1, 2, 0));
+        assert_eq!(done.now_newest, Version::new(1, 1, 0));
+        assert!(!root.path().join("demo").join(MANIFEST_FILE).exists());
+        assert!(
+            root.path()
+                .join("demo/.rolled-back/1.2.0.local")
+                .join(MANIFEST_FILE)
+                .is_file()
+        );
+        let r = resolve(root.path(), &spec("demo"), &policy).expect("resolves");
+        assert_eq!(r.package.manifest().version.to_string(), "1.1.0");
+        rollback(root.path(), "demo").expect("again");
+        let r = resolve(root.path(), &spec("demo"), &policy).expect("resolves");
+        assert_eq!(r.package.manifest().version.to_string(), "1.0.0");
+        let set_aside: Vec<String> = rolled_back(root.path(), "demo")
+            .expect("rolled back")
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect();
+        assert_eq!(set_aside, ["1.2.0", "1.1.0"]);
+        // Every copy of a version goes; the last version takes `<id>/` with it.
+        let removed = remove(root.path(), "demo", Some(&Version::new(1, 2, 0))).expect("remove");
+        assert_eq!(removed.len(), 1);
+        let e = remove(root.path(), "demo", Some(&Version::new(9, 0, 0))).expect_err("absent");
+        assert!(e.to_string().contains("has no version 9.0.0"), "{e}");
+        remove(root.path(), "demo", None).expect("remove all");
+        assert!(!root.path().join("demo").exists());
+        assert!(adapter_ids(root.path()).expect("ids").is_empty());
+    }
+
+    #[test]
+    fn staged_packages_are_invisible_until_committed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let policy = TrustPolicy::permissive();
+        let staging = Staging::new(root.path(), "demo").expect("staging");
+        write_package(staging.path(), "demo", "1.0.0");
+        assert!(adapter_ids(root.path()).expect("ids").is_empty());
+        assert!(resolve(root.path(), &spec("demo"), &policy).is_err());
+        let digest = Package::open(staging.path()).expect("open").digest_hex();
+        let placed = staging
+            .commit("demo", &Version::new(1, 0, 0), &digest)
+            .expect("commit")
+            .expect("placed");
+        assert_eq!(placed, root.path().join("demo/1.0.0"));
+        assert!(resolve(root.path(), &spec("demo"), &policy).is_ok());
+        // The same package again changes nothing; another one is refused.
+        let again = Staging::new(root.path(), "demo").expect("staging");
+        write_package(again.path(), "demo", "1.0.0");
+        assert_eq!(
+            again
+                .commit("demo", &Version::new(1, 0, 0), &digest)
+                .expect("same"),
+            None
+        );
+        let other = Staging::new(root.path(), "demo").expect("staging");
+        write_package(other.path(), "demo", "1.0.0");
+        let e = other
+            .commit("demo", &Version::new(1, 0, 0), "00")
+            .expect_err("different");
+        assert!(e.to_string().contains("already installed"), "{e}");
+        // Dropped stagings leave nothing behind.
+        let names: Vec<String> = std::fs::read_dir(root.path())
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 }

@@ -177,12 +177,13 @@ impl SecretKey {
 
     /// Read a private key file written by [`SecretKey::write_new`].
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            KeyError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+            );
         warn_if_readable_by_others(path);
         let bad = || KeyError::BadSecretKey {
             path: path.to_path_buf(),
@@ -659,7 +660,10 @@ settings = ["currency"]
     #[test]
     fn bad_public_keys_are_explained() {
         for (bad, says) in [
-            ("ssh-ed25519 AAAA", "expected \"ed25519:<base64 of 32 bytes>\""),
+            (
+                "ssh-ed25519 AAAA",
+                "expected \"ed25519:<base64 of 32 bytes>\"",
+            ),
             ("ed25519:!!!", "invalid base64"),
             ("ed25519:AAAA", "3 bytes, not 32"),
             // The identity point: small order, so anyone can sign for it.

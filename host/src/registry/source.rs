@@ -123,9 +123,7 @@ impl std::str::FromStr for RegistrySource {
         }
         // `.../index.json` and `.../` both name the folder holding it.
         if url.path().ends_with(&format!("/{INDEX_FILE}")) {
-            url = url
-                .join("./")
-                .map_err(|e| bad(format!("not a URL: {e}")))?;
+            url = url.join("./").map_err(|e| bad(format!("not a URL: {e}")))?;
         } else if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
             url.set_path(&path);
@@ -152,7 +150,9 @@ impl RegistrySource {
     fn location_of(&self, rel: &str) -> String {
         match self {
             RegistrySource::Dir(d) => d.join(rel).display().to_string(),
-            RegistrySource::Http(u) => u.join(rel).map_or_else(|_| format!("{u}{rel}"), |u| u.to_string()),
+            RegistrySource::Http(u) => u
+                .join(rel)
+                .map_or_else(|_| format!("{u}{rel}"), |u| u.to_string()),
         }
     }
 
@@ -397,7 +397,11 @@ impl RegistryDir {
             reason: None,
             replacement: None,
         };
-        let adapter = self.index.adapters.entry(m.id.clone()).or_insert_with(AdapterEntry::default);
+        let adapter = self
+            .index
+            .adapters
+            .entry(m.id.clone())
+            .or_insert_with(AdapterEntry::default);
         adapter.versions.push(entry.clone());
         adapter.versions.sort_by(|a, b| a.version.cmp(&b.version));
         self.save()?;
@@ -425,7 +429,12 @@ impl RegistryDir {
                 }
             }
         }
-        let known = self.index.versions(id).iter().map(|v| v.version.to_string()).collect::<Vec<_>>();
+        let known = self
+            .index
+            .versions(id)
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect::<Vec<_>>();
         let Some(entry) = self
             .index
             .adapters
@@ -434,7 +443,11 @@ impl RegistryDir {
         else {
             return Err(RegistryError::Refused(format!(
                 "{id}@{version} is not in this registry (versions of `{id}`: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
             )));
         };
         if entry.status == Status::Revoked && status != Status::Revoked {
@@ -468,9 +481,18 @@ mod tests {
             RegistrySource::Dir("registry".into())
         );
         for (given, base) in [
-            ("https://adapters.example.com/r", "https://adapters.example.com/r/"),
-            ("https://adapters.example.com/r/", "https://adapters.example.com/r/"),
-            ("https://adapters.example.com/r/index.json", "https://adapters.example.com/r/"),
+            (
+                "https://adapters.example.com/r",
+                "https://adapters.example.com/r/",
+            ),
+            (
+                "https://adapters.example.com/r/",
+                "https://adapters.example.com/r/",
+            ),
+            (
+                "https://adapters.example.com/r/index.json",
+                "https://adapters.example.com/r/",
+            ),
             ("http://127.0.0.1:8000", "http://127.0.0.1:8000/"),
         ] {
             match p(given).expect(given) {
