@@ -7,5 +7,6 @@ mod loading;
 mod orders;
 mod pipeline;
 mod pos;
+mod registry;
 mod scaffold;
 mod webhooks;

@@ -73,16 +73,43 @@ pub fn choose<'a>(
         .filter(|v| req.matches(&v.version))
         .collect();
     matching.sort_by(|a, b| b.version.cmp(&a.version));
-    if let Some(v) = matching.iter().find(|v| v.status == Status::Listed) {
+    let listed: Vec<&VersionEntry> = matching
+        .iter()
+        .copied()
+        .filter(|v| v.status == Status::Listed)
+        .collect();
+    if !listed.is_empty() && !listed.iter().any(|v| runs_here(v)) {
+        let needs: Vec<String> = listed
+            .iter()
+            .map(|v| format!("{id}@{} needs {}", v.version, v.wit))
+            .collect();
+        bail!(
+            "no version of `{id}` matching `{req}` in the registry {registry} runs on this host: {}, \
+             but this host supports {}; install a version built for {} (see `snapact-host adapter search {id} \
+             --registry {registry}`), or upgrade snapact-host",
+            needs.join(", "),
+            super::SUPPORTED_WIT,
+            super::SUPPORTED_WIT
+        );
+    }
+    if let Some(v) = matching
+        .iter()
+        .find(|v| v.status == Status::Listed && runs_here(v))
+    {
         // Say what newer matching versions were skipped, and why.
         for skipped in matching.iter().take_while(|s| s.version > v.version) {
+            let why = match skipped.status {
+                Status::Listed => format!("it needs {}", skipped.wit),
+                s => format!(
+                    "{s}: {}",
+                    skipped.reason.as_deref().unwrap_or("no reason given")
+                ),
+            };
             tracing::warn!(
                 adapter = %id,
-                version = %skipped.version,
-                status = %skipped.status,
-                reason = skipped.reason.as_deref().unwrap_or("none given"),
-                "not installing {id}@{} ({}); installing {id}@{} instead",
-                skipped.version, skipped.status, v.version
+                "not installing {id}@{} ({why}); the newest that can be installed is {}",
+                skipped.version,
+                v.version
             );
         }
         return Ok(v);
@@ -126,6 +153,14 @@ pub fn choose<'a>(
     )
 }
 
+/// Whether the WIT an index entry names is one this host runs.
+fn runs_here(entry: &VersionEntry) -> bool {
+    entry
+        .wit
+        .parse::<super::WitRef>()
+        .is_ok_and(|w| w.package == super::WIT_PACKAGE && super::SUPPORTED_WIT.supports(&w.version))
+}
+
 /// Fetch the index (saving it as the cached index in `dir`), choose the
 /// version, download and check it into a staging folder in `dir`.
 pub async fn stage(
@@ -149,12 +184,19 @@ pub async fn stage(
     let files = PackageFiles::unpack(&archive, &what)?;
     let staging = Staging::new(dir, id)?;
     files.write_dir(staging.path())?;
-    let package =
-        Package::open(staging.path()).with_context(|| format!("{what} cannot run on this host"))?;
+    // Messages name the download, not the staging folder it sits in.
+    let shown = |e: &dyn std::fmt::Display| {
+        let place = staging.path().display().to_string();
+        e.to_string()
+            .replace(&format!("{place}/"), "")
+            .replace(&place, &what)
+    };
+    let package = Package::open(staging.path())
+        .map_err(|e| anyhow::anyhow!("{what} cannot run on this host: {}", shown(&e)))?;
     check_matches_index(&package, &files, &entry, id, &what)?;
     let signature = policy
         .check(&package)
-        .with_context(|| format!("refusing to install {what}"))?;
+        .map_err(|e| anyhow::anyhow!("refusing to install {what}: {}", shown(&e)))?;
     Ok(StagedInstall {
         staging,
         package,

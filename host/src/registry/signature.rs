@@ -226,14 +226,19 @@ impl SecretKey {
 
     /// Sign `pkg`: the `adapter.sig` to write next to it.
     pub fn sign_package(&self, pkg: &Package) -> SignatureFile {
-        let message = signed_message(pkg.manifest(), pkg.digest());
-        let signature = self.key.sign(&message);
+        self.sign(pkg.manifest(), pkg.digest())
+    }
+
+    /// Sign a manifest and the sha256 of its wasm, for a package this host
+    /// cannot open (one built for another WIT version, say).
+    pub fn sign(&self, manifest: &Manifest, digest: &[u8; 32]) -> SignatureFile {
+        let signature = self.key.sign(&signed_message(manifest, digest));
         let public = self.public();
         SignatureFile {
             format: SIGNATURE_FORMAT,
             key_id: public.id().to_string(),
             public_key: public.to_string(),
-            digest: format!("sha256:{}", pkg.digest_hex()),
+            digest: format!("sha256:{}", hex::encode(digest)),
             signature: B64.encode(signature.to_bytes()),
         }
     }
