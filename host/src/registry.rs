@@ -27,7 +27,7 @@ pub mod scaffold;
 pub mod signature;
 pub mod source;
 
-pub use installed::{Location, ResolveError, Resolved, resolve};
+pub use installed::{Location, ResolveError, ResolveErrorKind, Resolved, resolve};
 pub use manifest::{Capabilities, Limits, Manifest, ManifestError, WitRef};
 pub use package::{Package, PackageError};
 pub use signature::{

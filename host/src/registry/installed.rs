@@ -343,9 +343,34 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// Why no version of a shop's adapter can be loaded.
+/// Why no version of a shop's adapter can be loaded ([`ResolveError::kind`]
+/// says which case; boxed, so a `Result` carrying it stays small).
 #[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
+#[error(transparent)]
+pub struct ResolveError(Box<ResolveErrorKind>);
+
+impl ResolveError {
+    /// The case, with its details.
+    pub fn kind(&self) -> &ResolveErrorKind {
+        &self.0
+    }
+}
+
+impl From<ResolveErrorKind> for ResolveError {
+    fn from(kind: ResolveErrorKind) -> Self {
+        ResolveError(Box::new(kind))
+    }
+}
+
+impl From<InstalledError> for ResolveError {
+    fn from(e: InstalledError) -> Self {
+        ResolveErrorKind::Installed(e).into()
+    }
+}
+
+/// The cases of [`ResolveError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveErrorKind {
     /// Nothing of the adapter is installed.
     #[error(
         "adapter `{id}` (wanted: {requirement}) is not installed in {}: install it with \
@@ -411,7 +436,7 @@ pub enum ResolveError {
     },
     /// The adapters folder or the cached index cannot be read.
     #[error(transparent)]
-    Installed(#[from] InstalledError),
+    Installed(InstalledError),
 }
 
 /// The newest installed version of `spec.id` that matches its requirement
@@ -432,7 +457,7 @@ pub fn resolve(
     let requirement = spec.version.to_string();
     let all = versions(dir, id)?;
     if all.is_empty() {
-        return Err(ResolveError::NotInstalled {
+        return Err(ResolveError::from(ResolveErrorKind::NotInstalled {
             id: id.clone(),
             requirement,
             spec: spec.to_string(),
@@ -441,7 +466,7 @@ pub fn resolve(
                 .into_iter()
                 .map(|v| v.version)
                 .collect(),
-        });
+        }));
     }
     let found: Vec<Version> = all.iter().map(|v| v.version.clone()).collect();
     let matching: Vec<&InstalledVersion> = all
@@ -449,13 +474,13 @@ pub fn resolve(
         .filter(|v| spec.version.matches(&v.version))
         .collect();
     if matching.is_empty() {
-        return Err(ResolveError::NoMatch {
+        return Err(ResolveError::from(ResolveErrorKind::NoMatch {
             id: id.clone(),
             requirement,
             spec: spec.to_string(),
             dir: dir.to_path_buf(),
             found,
-        });
+        }));
     }
     let index = load_cached_index(dir)?;
     let mut refusals: Vec<(Version, Refusal)> = Vec::new();
@@ -518,18 +543,18 @@ pub fn resolve(
                     ),
                     None => String::new(),
                 };
-                return Err(ResolveError::Refused {
+                return Err(ResolveError::from(ResolveErrorKind::Refused {
                     id: id.clone(),
                     requirement,
                     dir: dir.to_path_buf(),
                     found,
                     refusals,
                     hint,
-                });
+                }));
             }
         }
     }
-    Err(ResolveError::Refused {
+    Err(ResolveError::from(ResolveErrorKind::Refused {
         id: id.clone(),
         requirement: requirement.clone(),
         dir: dir.to_path_buf(),
@@ -538,7 +563,7 @@ pub fn resolve(
         hint: format!(
             "; install a version that is not revoked with `snapact-host adapter install {spec} --registry URL`"
         ),
-    })
+    }))
 }
 
 /// Open a candidate and check it is what its place says and signed as the
@@ -1068,7 +1093,7 @@ mod tests {
         assert_eq!(r.location, Location::Installed);
 
         let e = resolve(root.path(), &spec("demo@^3"), &policy).expect_err("no match");
-        assert!(matches!(e, ResolveError::NoMatch { .. }), "{e}");
+        assert!(matches!(e.kind(), ResolveErrorKind::NoMatch { .. }), "{e}");
         let shown = e.to_string();
         assert!(
             shown.contains("no installed version matches `^3`"),

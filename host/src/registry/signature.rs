@@ -5,10 +5,6 @@
 //! the sha256 of `adapter.wasm` and the manifest in canonical JSON. The
 //! signature lives next to the package in `adapter.sig`; a host checks it
 //! against the operator's trusted publisher keys ([`TrustPolicy`]).
-#![expect(
-    clippy::result_large_err,
-    reason = "signature errors are built once per package check and carry what the operator needs to read"
-)]
 
 use std::fmt;
 use std::io::Write;

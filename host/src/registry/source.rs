@@ -11,9 +11,7 @@ use semver::Version;
 use sha2::{Digest, Sha256};
 
 use super::archive::{MAX_WASM_BYTES, PackageFiles};
-use super::index::{
-    AdapterEntry, CapabilitySummary, INDEX_FILE, Index, IndexError, Status, VersionEntry,
-};
+use super::index::{CapabilitySummary, INDEX_FILE, Index, IndexError, Status, VersionEntry};
 use super::installed::{save_cached_index, write_file_atomic};
 use super::signature::verify_signature_file;
 use super::{Package, SignatureFile};
@@ -65,7 +63,7 @@ pub enum RegistryError {
     Index(#[from] IndexError),
     /// The adapters folder cannot take the cached index.
     #[error(transparent)]
-    Installed(#[from] super::installed::InstalledError),
+    Installed(Box<super::installed::InstalledError>),
     /// A download does not match what the index says.
     #[error(
         "{origin}: the download's sha256 is {actual}, but the index says {expected}: \
@@ -82,6 +80,12 @@ pub enum RegistryError {
     /// A change to a folder registry was refused.
     #[error("{0}")]
     Refused(String),
+}
+
+impl From<super::installed::InstalledError> for RegistryError {
+    fn from(e: super::installed::InstalledError) -> Self {
+        RegistryError::Installed(Box::new(e))
+    }
 }
 
 impl std::str::FromStr for RegistrySource {
@@ -397,11 +401,7 @@ impl RegistryDir {
             reason: None,
             replacement: None,
         };
-        let adapter = self
-            .index
-            .adapters
-            .entry(m.id.clone())
-            .or_insert_with(AdapterEntry::default);
+        let adapter = self.index.adapters.entry(m.id.clone()).or_default();
         adapter.versions.push(entry.clone());
         adapter.versions.sort_by(|a, b| a.version.cmp(&b.version));
         self.save()?;
