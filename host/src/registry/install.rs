@@ -231,12 +231,24 @@ fn check_matches_index(
             entry.digest
         );
     }
-    let signer = match &files.signature {
-        Some(bytes) => {
-            Some(SignatureFile::parse(bytes, &package.dir().join(super::SIGNATURE_FILE))?.key_id)
-        }
+    let sig = match &files.signature {
+        Some(bytes) => Some(SignatureFile::parse(
+            bytes,
+            &package.dir().join(super::SIGNATURE_FILE),
+        )?),
         None => None,
     };
+    let signer = sig.as_ref().map(|s| s.key_id.clone());
+    // The index's copy of the signature is informational, but it must not
+    // disagree with the package's.
+    if let (Some(listed), Some(sig)) = (&entry.signature, &sig)
+        && listed != &sig.signature
+    {
+        bail!(
+            "{what}: the signature in the index is not the package's: the registry is inconsistent; \
+             do not install it"
+        );
+    }
     if signer != entry.key_id {
         bail!(
             "{what}: the index says it is signed by {} but the package is signed by {}: \

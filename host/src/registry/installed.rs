@@ -680,6 +680,14 @@ pub fn list(dir: &Path, policy: &TrustPolicy) -> Result<Vec<AdapterListing>, Ins
                 }
                 Err(e) => item.problem = Some(e.to_string()),
             }
+            if item.registry_status == Some(Status::Revoked) && v.location != Location::RolledBack {
+                let to = index
+                    .as_ref()
+                    .and_then(|i| i.replacement_for(&id, &v.version))
+                    .map(|r| format!("; move to {r}"))
+                    .unwrap_or_default();
+                item.problem = Some(format!("revoked by the registry, never loaded{to}"));
+            }
             listed.push(item);
         }
         out.push(AdapterListing {
