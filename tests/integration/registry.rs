@@ -795,7 +795,10 @@ fn yanked_versions_are_not_installed_and_revoked_ones_never_run() {
     assert_eq!(v110["registry_status"], "revoked");
     assert_eq!(v110["reason"], "leaks the POS token");
     assert_eq!(v110["selected"], false);
-    assert_eq!(v110["problem"], "revoked by the registry, never loaded; move to 1.0.0");
+    assert_eq!(
+        v110["problem"],
+        "revoked by the registry, never loaded; move to 1.0.0"
+    );
 
     // Pinned to the revoked version only: refused, saying where to go.
     let e = w.resolve("square@=1.1.0").expect_err("revoked").to_string();
