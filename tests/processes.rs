@@ -223,6 +223,9 @@ pub struct ConnectorConfig {
     pub shop_extra: String,
     /// Environment the processes get (the secrets `shop_extra` names).
     pub env: Vec<(String, String)>,
+    /// `[adapters] require_signatures`: tests run unsigned local builds,
+    /// so `false` unless a test is about signatures.
+    pub require_signatures: bool,
 }
 
 /// One shop's connector on disk: `snapact.toml` and the SQLite store in a
@@ -259,7 +262,7 @@ impl Connector {
             "[snapact]\nbase_url = {:?}\nbatch_size = {}\n\
              [store]\npath = {:?}\n\
              [server]\nlisten = {:?}\n\
-             [adapters]\ndir = {:?}\n\
+             [adapters]\ndir = {:?}\nrequire_signatures = {}\n\
              [relay]\nbackoff_base_ms = 20\nbackoff_cap_ms = 500\n\
              [[shop]]\nid = {:?}\nadapter = {:?}\nsnapact_key = {{ env = {KEY_ENV:?} }}\n\
              settings = {{ {settings} }}\n{}",
@@ -272,6 +275,7 @@ impl Connector {
                 config.listen.as_str()
             },
             config.adapters_dir.display().to_string(),
+            config.require_signatures,
             config.shop,
             config.adapter,
             config.shop_extra,

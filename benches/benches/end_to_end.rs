@@ -152,6 +152,7 @@ async fn start(env: &Env) -> anyhow::Result<Started> {
             listen: String::new(),
             shop_extra: String::new(),
             env: Vec::new(),
+            require_signatures: false,
         },
     )?;
     Ok(Started {

@@ -171,6 +171,7 @@ listen = "127.0.0.1:0"
 public_url = "{PUBLIC_URL}"
 [adapters]
 dir = "{adapters}"
+require_signatures = false
 cache_dir = "{cache}"
 [[shop]]
 id = "{SHOP}"

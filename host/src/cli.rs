@@ -13,6 +13,7 @@ mod dev;
 mod diff;
 pub mod fixtures;
 mod operate;
+mod packages;
 mod sandbox;
 pub mod status;
 
@@ -48,9 +49,15 @@ pub enum Command {
     /// What is pending, parked, and why.
     #[command(subcommand)]
     Outbox(OutboxCommand),
-    /// Build, inspect and try adapters.
+    /// Build, inspect and try adapters; package, sign, install and manage them.
     #[command(subcommand)]
     Adapter(AdapterCommand),
+    /// Publisher keys for signing adapter packages.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Maintain a registry folder: publish, yank, revoke.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
 }
 
 /// `--config` and the flags that override it.
@@ -227,6 +234,215 @@ pub enum AdapterCommand {
     Map(MapArgs),
     /// Golden tests: every NAME.input.json against NAME.expected.json.
     Test(TestArgs),
+    /// Write a package folder as one deterministic .tar.
+    Pack(PackArgs),
+    /// Sign a package (folder or .tar) with a publisher key: writes adapter.sig.
+    Sign(SignArgs),
+    /// Check a package's digest and signature, and whether this host would load it.
+    Verify(VerifyArgs),
+    /// List what a registry offers.
+    Search(SearchArgs),
+    /// Install a version from a registry, after showing what it may touch.
+    Install(InstallArgs),
+    /// Installed adapters: versions, which is selected, signer, registry status.
+    List(ListArgs),
+    /// Remove an adapter, or one version of it.
+    Remove(RemoveArgs),
+    /// Set the newest version aside so the previous one is selected.
+    Rollback(RollbackArgs),
+    /// Fetch the registry index again (revocations) into the adapters folder.
+    Refresh(RefreshArgs),
+}
+
+/// `--config` for the package commands: only `[adapters]` is read, and no
+/// secret, so they run without the shops' credentials.
+#[derive(Debug, Args)]
+pub struct PackagesConfigArgs {
+    /// The config file (default: ./snapact.toml if it exists, else the defaults).
+    #[arg(long, short, env = "SNAPACT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override `[adapters] dir`.
+    #[arg(long)]
+    pub adapters_dir: Option<PathBuf>,
+}
+
+/// `adapter pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// The package folder (adapter.toml, adapter.wasm, optionally adapter.sig).
+    pub dir: PathBuf,
+    /// The archive to write.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+/// `adapter sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The package: a folder or a .tar.
+    pub package: PathBuf,
+    /// The publisher's private key file (from `keys generate`).
+    #[arg(long)]
+    pub key: PathBuf,
+}
+
+/// `adapter verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The package: a folder or a .tar.
+    pub package: PathBuf,
+    /// Trust policy.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `adapter search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to look for in ids, vendors and descriptions (all when absent).
+    pub text: Option<String>,
+    /// The registry: a folder or URL (default: `[adapters] registry`).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Config, for `[adapters] registry`.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `adapter install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// `ID`, `ID@SEMVER-REQ` (e.g. square@^1) or `ID@=VERSION`.
+    pub adapter: String,
+    /// The registry: a folder or URL (default: `[adapters] registry`).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Install without asking (the capabilities are still printed).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Config: adapters folder and trust policy.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+}
+
+/// `adapter list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Config: adapters folder and trust policy.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `adapter remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// `ID` (every version) or `ID@VERSION`.
+    pub adapter: String,
+    /// Config: the adapters folder.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+}
+
+/// `adapter rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The adapter id.
+    pub id: String,
+    /// Config: adapters folder and trust policy.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+}
+
+/// `adapter refresh`.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The registry: a folder or URL (default: `[adapters] registry`).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Config: adapters folder and registry.
+    #[command(flatten)]
+    pub config: PackagesConfigArgs,
+}
+
+/// `snapact-host keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make an ed25519 publisher key pair: NAME.key (private, 0600) and NAME.pub.
+    Generate(KeysGenerateArgs),
+}
+
+/// `keys generate`.
+#[derive(Debug, Args)]
+pub struct KeysGenerateArgs {
+    /// The folder to write the key files into (created if needed).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The files' base name.
+    #[arg(long, default_value = "publisher")]
+    pub name: String,
+}
+
+/// `snapact-host registry ...`: a registry folder, served as it is by any
+/// static file host.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Add a package (folder or .tar) to the registry.
+    Publish(PublishArgs),
+    /// Stop new installs of a version (installed copies keep running).
+    Yank(YankArgs),
+    /// Mark a version as one that must not run: hosts refuse to load it.
+    Revoke(RevokeArgs),
+}
+
+/// `registry publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The package: a folder or a .tar.
+    pub package: PathBuf,
+    /// The registry folder (created if needed).
+    #[arg(long)]
+    pub registry: PathBuf,
+    /// Publish an unsigned package (hosts require signatures by default).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+}
+
+/// `registry yank`.
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// `ID@VERSION`.
+    pub adapter: String,
+    /// The registry folder.
+    #[arg(long)]
+    pub registry: PathBuf,
+    /// Why, for operators.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `registry revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// `ID@VERSION`.
+    pub adapter: String,
+    /// The registry folder.
+    #[arg(long)]
+    pub registry: PathBuf,
+    /// Why, for operators (shown wherever the version is refused).
+    #[arg(long)]
+    pub reason: String,
+    /// The version to move to (default: the newest listed version above it in the same major).
+    #[arg(long)]
+    pub replacement: Option<String>,
 }
 
 /// `adapter new`.
@@ -360,5 +576,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status(args) => status::run(args).await,
         Command::Outbox(cmd) => operate::outbox(cmd).await,
         Command::Adapter(cmd) => adapter::run(cmd).await,
+        Command::Keys(cmd) => packages::keys(cmd),
+        Command::Registry(cmd) => packages::registry(cmd),
     }
 }

@@ -162,6 +162,9 @@ struct RawAdapters {
     max_timeout_ms: Option<u64>,
     max_output_mb: Option<u64>,
     watch: Option<String>,
+    require_signatures: Option<bool>,
+    trusted_keys: Option<Vec<toml::Value>>,
+    registry: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,7 +276,8 @@ pub struct ServerConfig {
 /// Adapter loading settings.
 #[derive(Debug, Clone)]
 pub struct AdaptersConfig {
-    /// Installed packages: `<dir>/<id>/adapter.toml` + `adapter.wasm`.
+    /// Installed packages: `<dir>/<id>/<version>/` and local builds in
+    /// `<dir>/<id>/` (see [`crate::registry::installed`]).
     pub dir: PathBuf,
     /// Compiled-code cache.
     pub cache_dir: PathBuf,
@@ -286,6 +290,12 @@ pub struct AdaptersConfig {
     /// How often `run` looks for new or changed packages (hot reload);
     /// `None` with `watch = "off"`.
     pub watch_every: Option<Duration>,
+    /// Which publishers are trusted, and whether packages must be signed
+    /// (`require_signatures`, default on; `trusted_keys`).
+    pub trust: crate::registry::TrustPolicy,
+    /// The registry `adapter install` and `adapter refresh` use when no
+    /// `--registry` is given.
+    pub registry: Option<crate::registry::RegistrySource>,
 }
 
 /// Retry policy for deliveries.
@@ -601,6 +611,98 @@ fn pos_limits(raw: RawPosLimits, key: impl Fn(&str) -> String) -> Result<PosLimi
     })
 }
 
+/// Validate `[adapters]`.
+fn adapters_config(
+    raw: RawAdapters,
+    o: &Overrides,
+    env: &dyn Env,
+) -> Result<AdaptersConfig, ConfigError> {
+    let adapters_dir = pick(
+        o.adapters_dir.clone(),
+        env.var("SNAPACT_ADAPTERS_DIR").map(PathBuf::from),
+        raw.dir,
+        PathBuf::from("target/adapters"),
+    );
+    let cache_dir = raw.cache_dir.unwrap_or_else(|| adapters_dir.join(".cache"));
+    let mut trusted_keys = Vec::new();
+    for (i, value) in raw.trusted_keys.unwrap_or_default().iter().enumerate() {
+        let key = format!("adapters.trusted_keys[{i}]");
+        let parsed = match value {
+            toml::Value::String(text) => crate::registry::PublisherKey::parse(text),
+            toml::Value::Table(t)
+                if t.len() == 1 && t.get("file").is_some_and(toml::Value::is_str) =>
+            {
+                let path = t
+                    .get("file")
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or_default();
+                crate::registry::PublisherKey::from_file(Path::new(path))
+            }
+            _ => {
+                return Err(invalid(
+                    key,
+                    "expected a publisher key \"ed25519:<base64>\" as printed by `snapact-host keys generate`, \
+                     or { file = \"publisher.pub\" }",
+                ));
+            }
+        };
+        let parsed = parsed.map_err(|e| invalid(&key, e.to_string()))?;
+        if !trusted_keys.contains(&parsed) {
+            trusted_keys.push(parsed);
+        }
+    }
+    let trust = crate::registry::TrustPolicy {
+        require_signatures: raw.require_signatures.unwrap_or(true),
+        trusted_keys,
+    };
+    let registry = raw
+        .registry
+        .map(|r| {
+            r.parse::<crate::registry::RegistrySource>()
+                .map_err(|e| invalid("adapters.registry", e.to_string()))
+        })
+        .transpose()?;
+    Ok(AdaptersConfig {
+        dir: adapters_dir,
+        cache_dir,
+        max_memory_mb: raw.max_memory_mb.unwrap_or(512),
+        max_timeout_ms: raw.max_timeout_ms.unwrap_or(30_000),
+        max_output_bytes: usize::try_from(raw.max_output_mb.unwrap_or(64))
+            .unwrap_or(64)
+            .saturating_mul(1 << 20),
+        watch_every: match raw.watch.as_deref().map(str::trim) {
+            None => Some(Duration::from_secs(2)),
+            Some("off") => None,
+            Some(every) => Some(parse_interval("adapters.watch", every)?),
+        },
+        trust,
+        registry,
+    })
+}
+
+impl AdaptersConfig {
+    /// `[adapters]` of a config file, for the commands that manage
+    /// packages: the whole file must be valid TOML without unknown keys,
+    /// but shops are not validated and no secret is read, so installing an
+    /// adapter does not need the shops' credentials at hand.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<AdaptersConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        adapters_config(raw.adapters, overrides, &ProcessEnv)
+    }
+
+    /// The defaults, as if the config file had no `[adapters]` section.
+    pub fn defaults(overrides: &Overrides) -> Result<AdaptersConfig, ConfigError> {
+        adapters_config(RawAdapters::default(), overrides, &ProcessEnv)
+    }
+}
+
 fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     let base_url = pick(
         o.snapact_base_url.clone(),
@@ -651,30 +753,7 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
         max_body_bytes: raw.server.max_body_bytes.unwrap_or(1 << 20),
     };
 
-    let adapters_dir = pick(
-        o.adapters_dir.clone(),
-        env.var("SNAPACT_ADAPTERS_DIR").map(PathBuf::from),
-        raw.adapters.dir,
-        PathBuf::from("target/adapters"),
-    );
-    let cache_dir = raw
-        .adapters
-        .cache_dir
-        .unwrap_or_else(|| adapters_dir.join(".cache"));
-    let adapters = AdaptersConfig {
-        dir: adapters_dir,
-        cache_dir,
-        max_memory_mb: raw.adapters.max_memory_mb.unwrap_or(512),
-        max_timeout_ms: raw.adapters.max_timeout_ms.unwrap_or(30_000),
-        max_output_bytes: usize::try_from(raw.adapters.max_output_mb.unwrap_or(64))
-            .unwrap_or(64)
-            .saturating_mul(1 << 20),
-        watch_every: match raw.adapters.watch.as_deref().map(str::trim) {
-            None => Some(Duration::from_secs(2)),
-            Some("off") => None,
-            Some(every) => Some(parse_interval("adapters.watch", every)?),
-        },
-    };
+    let adapters = adapters_config(raw.adapters, o, env)?;
 
     let relay = RelayConfig {
         backoff_base: Duration::from_millis(raw.relay.backoff_base_ms.unwrap_or(500)),
@@ -1062,6 +1141,59 @@ settings = { location_id = "L1", currency = "NGN" }
         assert!(!e.to_string().contains("pw@"), "{e}");
         let e = with("https://pos.example.com/?token=abc").expect_err("query");
         assert!(e.to_string().contains("query"), "{e}");
+    }
+
+    #[test]
+    fn signatures_are_required_by_default_and_keys_are_checked() {
+        let c = load(GOOD).expect("valid");
+        assert!(c.adapters.trust.require_signatures);
+        assert!(c.adapters.trust.trusted_keys.is_empty());
+        assert_eq!(c.adapters.registry, None);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = crate::registry::SecretKey::generate()
+            .expect("key")
+            .public();
+        let b = crate::registry::SecretKey::generate()
+            .expect("key")
+            .public();
+        let b_file = dir.path().join("b.pub");
+        std::fs::write(&b_file, format!("{b}\n")).expect("write");
+        let c = load(&format!(
+            "[adapters]\nrequire_signatures = false\nregistry = \"https://adapters.example.com/r\"\n\
+             trusted_keys = [\"{a}\", {{ file = {:?} }}, \"{a}\"]\n{GOOD}",
+            b_file.display().to_string()
+        ))
+        .expect("valid");
+        assert!(!c.adapters.trust.require_signatures);
+        assert_eq!(c.adapters.trust.trusted_keys, vec![a.clone(), b]);
+        assert!(c.adapters.registry.is_some());
+
+        for (keys, says) in [
+            (
+                "[\"ssh-ed25519 AAAA\"]",
+                "adapters.trusted_keys[0]: \"ssh-ed25519 AAAA\" is not a publisher key",
+            ),
+            (
+                "[{ path = \"x.pub\" }]",
+                "adapters.trusted_keys[0]: expected a publisher key",
+            ),
+            (
+                "[{ file = \"/nonexistent/x.pub\" }]",
+                "adapters.trusted_keys[0]: /nonexistent/x.pub",
+            ),
+            ("[42]", "adapters.trusted_keys[0]: expected"),
+        ] {
+            let e = load(&format!("[adapters]\ntrusted_keys = {keys}\n{GOOD}")).expect_err(keys);
+            assert!(e.to_string().starts_with(says), "{keys}: {e}");
+        }
+        let e = load(&format!(
+            "[adapters]\nregistry = \"http://adapters.example.com\"\n{GOOD}"
+        ))
+        .expect_err("plain http");
+        assert!(e.to_string().starts_with("adapters.registry:"), "{e}");
+        let e = load(&format!("[adapters]\nrequire_signature = false\n{GOOD}")).expect_err("typo");
+        assert!(e.to_string().contains("require_signature"), "{e}");
     }
 
     #[test]

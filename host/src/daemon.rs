@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -15,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::config::{AdapterSpec, Config, ShopConfig};
+use crate::config::{AdapterSpec, AdaptersConfig, Config, ShopConfig};
 use crate::metrics::{HostMetrics, ShopMetrics};
 use crate::operations::{self, Operations};
 use crate::orders::{self, OrderTarget, OrderWorker, OrdersConfig};
@@ -93,28 +92,20 @@ pub fn runtime_for(config: &Config) -> anyhow::Result<Runtime> {
     .context("failed to start the Wasm runtime")
 }
 
-/// The installed package `spec` names, from `<dir>/<id>/`.
-pub fn find_package(dir: &Path, spec: &AdapterSpec) -> anyhow::Result<Package> {
-    let pkg_dir = dir.join(&spec.id);
-    if !pkg_dir.join("adapter.toml").is_file() {
-        bail!(
-            "adapter `{}` is not installed in {}: build it with `snapact-host adapter build adapters/{}` \
-             or set [adapters] dir in the config",
-            spec.id,
-            dir.display(),
-            spec.id
-        );
-    }
-    let pkg = Package::open(&pkg_dir)?;
-    let version = &pkg.manifest().version;
-    if !spec.version.matches(version) {
-        bail!(
-            "adapter `{}` is installed at version {version}, which does not match `{spec}`: \
-             install a matching version or change the shop's `adapter`",
-            spec.id
-        );
-    }
-    Ok(pkg)
+/// The installed package `spec` selects: the newest matching version that
+/// is not revoked, its signature checked under `[adapters]`'s trust policy
+/// (see [`crate::registry::resolve`]).
+pub fn find_package(adapters: &AdaptersConfig, spec: &AdapterSpec) -> anyhow::Result<Package> {
+    let resolved = crate::registry::resolve(&adapters.dir, spec, &adapters.trust)?;
+    tracing::info!(
+        adapter = %spec.id,
+        version = %resolved.package.manifest().version,
+        publisher = resolved.publisher.as_deref().unwrap_or("unsigned"),
+        location = %resolved.location,
+        path = %resolved.package.dir().display(),
+        "adapter package selected"
+    );
+    Ok(resolved.package)
 }
 
 /// Load every shop's adapter (each package once); their metrics are
@@ -137,7 +128,7 @@ pub async fn load_shops_metered(
         let adapter = match loaded.get(&key) {
             Some(a) => a.clone(),
             None => {
-                let pkg = find_package(&config.adapters.dir, &shop.adapter)
+                let pkg = find_package(&config.adapters, &shop.adapter)
                     .with_context(|| format!("shop {}", shop.id))?;
                 let rt = runtime.clone();
                 let a = tokio::task::spawn_blocking(move || rt.load(&pkg))
@@ -263,14 +254,20 @@ impl Daemon {
         let metrics = Arc::new(HostMetrics::new());
         let shops = load_shops_metered(config, &runtime, &metrics).await?;
         let watcher = config.adapters.watch_every.map(|every| {
-            let dir = config.adapters.dir.clone();
-            let resolve_dir = dir.clone();
+            let adapters = config.adapters.clone();
+            let index_dir = adapters.dir.clone();
             Watcher::spawn(
                 WatchConfig {
-                    dir,
+                    dir: adapters.dir.clone(),
                     every,
-                    resolve: Arc::new(move |spec: &AdapterSpec| find_package(&resolve_dir, spec)),
-                    revoked: Arc::new(|_: &str, _: &semver::Version| None),
+                    refresh: adapters
+                        .registry
+                        .clone()
+                        .map(|source| (source, reload::REGISTRY_REFRESH)),
+                    resolve: Arc::new(move |spec: &AdapterSpec| find_package(&adapters, spec)),
+                    revoked: Arc::new(move |id: &str, version: &semver::Version| {
+                        reload::revoked_in_cached_index(&index_dir, id, version)
+                    }),
                 },
                 runtime.clone(),
                 shops.clone(),

@@ -6,7 +6,8 @@
 //! holds credentials and makes network calls; adapters only translate.
 //!
 //! - [`runtime`]: the wasmtime engine, limits and host imports.
-//! - [`registry`]: adapter packages: manifests, WIT compatibility, builds.
+//! - [`registry`]: adapter packages: manifests, WIT compatibility, builds,
+//!   signatures, registries and the installed adapters folder.
 //! - [`catalog`]: the host's model of items and changes.
 //! - [`snapact`]: SnapAct Connect client and wire types.
 //! - [`outbox`]: the durable SQLite outbox and the per-shop relays.

@@ -1,17 +1,40 @@
-//! Adapter packages: a folder holding `adapter.toml` (the [`Manifest`]) and
-//! `adapter.wasm` (a component targeting the world `snapact:adapter/adapter`).
+//! Adapter packages: a folder holding `adapter.toml` (the [`Manifest`]),
+//! `adapter.wasm` (a component targeting the world `snapact:adapter/adapter`)
+//! and, when signed, `adapter.sig`.
 //!
 //! A package is checked before anything runs: the manifest is validated,
-//! the WIT version it was built against must be one this host supports, and
-//! the component must export `snapact:adapter/pos-adapter` at that version.
+//! the WIT version it was built against must be one this host supports, the
+//! component must export `snapact:adapter/pos-adapter` at that version, and
+//! its signature must satisfy the operator's [`TrustPolicy`].
+//!
+//! - [`signature`]: publisher keys, the signed bytes, `adapter.sig`.
+//! - [`archive`]: a package as one deterministic `.tar`.
+//! - [`index`]: a registry's `index.json`; [`source`]: reading a registry
+//!   (folder or HTTP) and writing a folder one.
+//! - [`installed`]: the adapters folder, [`resolve`], list, remove, rollback;
+//!   [`install`]: installing from a registry.
+//!
+//! docs/packages.md describes the formats and the trust model.
 
+pub mod archive;
 pub mod build;
+pub mod index;
+pub mod install;
+pub mod installed;
 mod manifest;
 mod package;
 pub mod scaffold;
+pub mod signature;
+pub mod source;
 
+pub use installed::{Location, ResolveError, ResolveErrorKind, Resolved, resolve};
 pub use manifest::{Capabilities, Limits, Manifest, ManifestError, WitRef};
 pub use package::{Package, PackageError};
+pub use signature::{
+    PublisherKey, SIGNATURE_FILE, SecretKey, SignatureError, SignatureFile, SignatureStatus,
+    TrustPolicy,
+};
+pub use source::{RegistrySource, refresh_index};
 
 /// The WIT package adapters are built against.
 pub const WIT_PACKAGE: &str = "snapact:adapter";

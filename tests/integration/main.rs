@@ -8,6 +8,7 @@ mod operations;
 mod orders;
 mod pipeline;
 mod pos;
+mod registry;
 mod reload;
 mod scaffold;
 mod webhooks;

@@ -98,6 +98,7 @@ async fn the_pos_gets_the_shops_credential_and_never_the_adapters() {
         r#"
 [adapters]
 dir = "{dir}"
+require_signatures = false
 [[shop]]
 id = "lagos-main"
 adapter = "hostile"
@@ -189,6 +190,7 @@ async fn no_import_reveals_a_secret_value_to_the_adapter() {
         r#"
 [adapters]
 dir = "{dir}"
+require_signatures = false
 [[shop]]
 id = "lagos-main"
 adapter = "hostile"

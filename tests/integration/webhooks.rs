@@ -80,6 +80,7 @@ max_body_bytes = {MAX_BODY}
 
 [adapters]
 dir = "{adapters}"
+require_signatures = false
 cache_dir = "{cache}"
 
 [relay]

@@ -22,24 +22,39 @@ pub(super) async fn run(cmd: AdapterCommand) -> anyhow::Result<u8> {
         AdapterCommand::Inspect(args) => inspect(args),
         AdapterCommand::Map(args) => map(args).await,
         AdapterCommand::Test(args) => test(args).await,
+        AdapterCommand::Pack(args) => super::packages::pack(args),
+        AdapterCommand::Sign(args) => super::packages::sign(args),
+        AdapterCommand::Verify(args) => super::packages::verify(args),
+        AdapterCommand::Search(args) => super::packages::search(args).await,
+        AdapterCommand::Install(args) => super::packages::install(args).await,
+        AdapterCommand::List(args) => super::packages::list(args),
+        AdapterCommand::Remove(args) => super::packages::remove(args),
+        AdapterCommand::Rollback(args) => super::packages::rollback(args),
+        AdapterCommand::Refresh(args) => super::packages::refresh(args).await,
     }
 }
 
-/// A package given as a directory, or as an id installed in `adapters_dir`.
+/// A package given as a directory, or as `id[@req]` installed in
+/// `adapters_dir` (the version a shop with that spec would get; signatures
+/// are checked when present but not required: these are authoring tools).
 pub(crate) fn resolve_package(arg: &str, adapters_dir: &Path) -> anyhow::Result<Package> {
     let as_path = PathBuf::from(arg);
-    let dir = if as_path.join("adapter.toml").is_file() {
-        as_path
-    } else if adapters_dir.join(arg).join("adapter.toml").is_file() {
-        adapters_dir.join(arg)
-    } else {
-        bail!(
+    if as_path.join("adapter.toml").is_file() {
+        return Ok(Package::open(&as_path)?);
+    }
+    let spec: Option<crate::config::AdapterSpec> = arg.parse().ok();
+    match spec {
+        Some(spec) if !crate::registry::installed::versions(adapters_dir, &spec.id)?.is_empty() => {
+            let policy = crate::registry::TrustPolicy::permissive();
+            Ok(crate::registry::resolve(adapters_dir, &spec, &policy)?.package)
+        }
+        _ => bail!(
             "no adapter package at {arg:?}: give a directory holding adapter.toml and adapter.wasm, \
-             or the id of a package in {} (build one with `snapact-host adapter build adapters/<id>`)",
+             or the id of a package in {} (build one with `snapact-host adapter build adapters/<id>`, \
+             or install one with `snapact-host adapter install <id> --registry URL`)",
             adapters_dir.display()
-        );
-    };
-    Ok(Package::open(&dir)?)
+        ),
+    }
 }
 
 /// One runtime for a CLI command, caching compiled code next to the packages.

@@ -29,7 +29,7 @@ const LOCATION: &str = "LYABA7Q2NG0Z1";
 
 fn dev_config(sandbox_url: &str, store: &Path, adapters: &Path) -> String {
     let mut text = format!(
-        "[snapact]\nbase_url = {sandbox_url:?}\n[store]\npath = {:?}\n[adapters]\ndir = {:?}\n[relay]\nbackoff_base_ms = 200\nbackoff_cap_ms = 5000\n",
+        "[snapact]\nbase_url = {sandbox_url:?}\n[store]\npath = {:?}\n[adapters]\ndir = {:?}\nrequire_signatures = false\n[relay]\nbackoff_base_ms = 200\nbackoff_cap_ms = 5000\n",
         store.display().to_string(),
         adapters.display().to_string()
     );

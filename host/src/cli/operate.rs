@@ -65,7 +65,7 @@ pub(super) async fn import(args: ImportArgs) -> anyhow::Result<u8> {
         )
     })?);
     let runtime = daemon::runtime_for(&config)?;
-    let pkg = daemon::find_package(&config.adapters.dir, &shop_config.adapter)?;
+    let pkg = daemon::find_package(&config.adapters, &shop_config.adapter)?;
     let adapter = tokio::task::spawn_blocking(move || runtime.load(&pkg))
         .await
         .context("adapter loading task failed")??;

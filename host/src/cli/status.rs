@@ -150,7 +150,7 @@ pub async fn gather(config: &Config, lagging_after: Duration) -> anyhow::Result<
             .remove(&shop.id)
             .unwrap_or_else(|| (ShopStatus::empty(&shop.id), InboxCounts::default()));
         let (adapter_version, adapter_problem) =
-            match crate::daemon::find_package(&config.adapters.dir, &shop.adapter) {
+            match crate::daemon::find_package(&config.adapters, &shop.adapter) {
                 Ok(pkg) => (Some(pkg.manifest().version.to_string()), None),
                 Err(e) => (None, Some(format!("{e:#}"))),
             };

@@ -24,7 +24,8 @@ use tracing::{error, info, warn};
 
 use super::Shop;
 use crate::config::AdapterSpec;
-use crate::registry::Package;
+use crate::registry::index::Status;
+use crate::registry::{Package, RegistrySource};
 use crate::runtime::{CallError, Function, LoadedAdapter, Runtime};
 
 /// The adapter a shop calls now; swapped by the watcher.
@@ -106,12 +107,19 @@ pub type Resolver = Arc<dyn Fn(&AdapterSpec) -> anyhow::Result<Package> + Send +
 /// version to move to).
 pub type RevocationCheck = Arc<dyn Fn(&str, &semver::Version) -> Option<String> + Send + Sync>;
 
+/// How often `run` fetches the registry's index for revocations, when
+/// `[adapters] registry` is set.
+pub const REGISTRY_REFRESH: Duration = Duration::from_secs(600);
+
 /// What the watcher needs.
 pub struct WatchConfig {
     /// The adapters folder.
     pub dir: PathBuf,
     /// How often to look.
     pub every: Duration,
+    /// The registry whose index (yanked and revoked versions) is fetched
+    /// into `<dir>/.registry/index.json`, and how often.
+    pub refresh: Option<(RegistrySource, Duration)>,
     /// Selects each shop's package.
     pub resolve: Resolver,
     /// Whether a running version was revoked since it was loaded.
@@ -214,10 +222,30 @@ async fn watch_loop(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     let mut scans = 0u64;
+    // The first refresh is right away: a revocation published while the
+    // host was down takes effect at start.
+    let mut refresh = config
+        .refresh
+        .as_ref()
+        .map(|(_, every)| tokio::time::interval(*every));
     loop {
+        let refresh_tick = async {
+            match refresh.as_mut() {
+                Some(r) => {
+                    r.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = stop.wait_for(|s| *s) => return,
+            () = refresh_tick => {
+                if let Some((source, _)) = &config.refresh {
+                    refresh_index(&config.dir, source).await;
+                }
+                continue;
+            }
+            () = stopped(&mut stop) => return,
         }
         let now = match tokio::task::spawn_blocking(snapshot.clone()).await {
             Ok(f) => f,
@@ -240,6 +268,41 @@ async fn watch_loop(
         scans += 1;
         let _ = done.send(scans);
     }
+}
+
+/// Completes when the daemon stops (holding no lock guard across awaits).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Fetch the registry's index into the adapters folder (the watcher then
+/// sees a changed `.registry/index.json`). Offline is fine: the last index
+/// fetched stays in force.
+async fn refresh_index(dir: &Path, source: &RegistrySource) {
+    match crate::registry::refresh_index(dir, source).await {
+        Ok(_) => tracing::debug!(registry = %source, "registry index refreshed"),
+        Err(e) => warn!(
+            registry = %source,
+            "could not refresh the registry index (the last one fetched stays in force): {e}"
+        ),
+    }
+}
+
+/// Why `id@version` must not run, from the registry index kept in `dir`
+/// (`None`: it may run, or no index was fetched).
+pub fn revoked_in_cached_index(dir: &Path, id: &str, version: &semver::Version) -> Option<String> {
+    let index = crate::registry::installed::load_cached_index(dir).ok()??;
+    let entry = index.entry(id, version)?;
+    if entry.status != Status::Revoked {
+        return None;
+    }
+    let why = entry.reason.as_deref().unwrap_or("no reason given");
+    Some(match index.replacement_for(id, version) {
+        Some(to) => format!(
+            "revoked by the registry: {why}; install {id}@{to} with `snapact-host adapter install {id}@={to}`"
+        ),
+        None => format!("revoked by the registry: {why}; the registry lists no replacement"),
+    })
 }
 
 /// Re-resolve every shop's adapter and swap in what changed.

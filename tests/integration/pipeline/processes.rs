@@ -68,6 +68,7 @@ async fn setup() -> Setup {
             listen: String::new(),
             shop_extra: String::new(),
             env: Vec::new(),
+            require_signatures: false,
         },
     )
     .expect("connector config");
