@@ -13,6 +13,8 @@ use serde_json::Value;
 use snapact_host::config::{Config, Overrides};
 use snapact_host::daemon::{self, Daemon};
 use snapact_host::outbox::SystemClock;
+use snapact_host::registry::index::{AdapterEntry, CapabilitySummary, Index, Status, VersionEntry};
+use snapact_host::registry::installed::save_cached_index;
 use snapact_tests::{build_adapter, captured_logs, fixtures_dir, test_adapters_dir};
 
 use crate::pipeline::support::{Served, sandbox_config};
@@ -80,19 +82,21 @@ fn signed_inventory_webhook() -> (String, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_version_is_swapped_in_under_traffic_with_no_failed_call_or_lost_change() {
+/// A temporary folder with an adapters folder holding these versions.
+fn adapters_with(versions: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let adapters = dir.path().join("adapters");
-    install(&adapters, "1.0.0");
+    for v in versions {
+        install(&adapters, v);
+    }
+    (dir, adapters)
+}
 
+/// A daemon serving the webhooks test shop with the Square adapter from
+/// `adapters`, watched every second, and its sandbox.
+async fn start(dir: &Path, adapters: &Path) -> (Arc<Daemon>, Served, String) {
     let sandbox = Served::start(sandbox_config(&[&format!("{SHOP}={SNAPACT_KEY}")])).await;
-    let text = config_text(
-        &dir.path().join("host.db"),
-        &sandbox.url,
-        "http://127.0.0.1:9",
-    )
-    .replace(
+    let text = config_text(&dir.join("host.db"), &sandbox.url, "http://127.0.0.1:9").replace(
         &format!("dir = \"{}\"", test_adapters_dir().display()),
         &format!("dir = \"{}\"\nwatch = \"1s\"", adapters.display()),
     );
@@ -103,11 +107,28 @@ async fn a_new_version_is_swapped_in_under_traffic_with_no_failed_call_or_lost_c
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let daemon = Arc::new(
-        Daemon::start_with_clock(&config, listener, Arc::new(SystemClock))
+    let daemon = Daemon::start_with_clock(&config, listener, Arc::new(SystemClock))
+        .await
+        .expect("daemon starts");
+    (Arc::new(daemon), sandbox, url)
+}
+
+/// Completes once the watcher has acted on a change made after this call.
+fn next_reload(daemon: &Daemon) -> impl std::future::Future<Output = ()> + use<> {
+    let mut scans = daemon.watcher.as_ref().expect("watching").scans();
+    let seen = *scans.borrow_and_update();
+    async move {
+        tokio::time::timeout(Duration::from_secs(60), scans.wait_for(|n| *n > seen))
             .await
-            .expect("daemon starts"),
-    );
+            .expect("the watcher acted on the change")
+            .expect("the watcher runs");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_is_swapped_in_under_traffic_with_no_failed_call_or_lost_change() {
+    let (dir, adapters) = adapters_with(&["1.0.0"]);
+    let (daemon, sandbox, url) = start(dir.path(), &adapters).await;
     let shop = Arc::clone(&daemon.shops[0]);
     assert_eq!(shop.adapter.current().version().to_string(), "1.0.0");
 
@@ -237,6 +258,115 @@ async fn a_new_version_is_swapped_in_under_traffic_with_no_failed_call_or_lost_c
     )
     .await
     .expect("1.1.0 still maps");
+
+    let daemon = Arc::into_inner(daemon).expect("only the test holds the daemon");
+    daemon.shutdown().await.expect("clean shutdown");
+    sandbox.stop().await;
+}
+
+/// A registry index entry for Square `version` (what `refresh` keeps in
+/// `<adapters>/.registry/index.json`).
+fn entry(version: &str, status: Status, replacement: Option<&str>) -> VersionEntry {
+    VersionEntry {
+        version: version.parse().expect("version"),
+        wit: "snapact:adapter@0.1.0".into(),
+        digest: String::new(),
+        archive_digest: String::new(),
+        size: 0,
+        path: format!("packages/square/square-{version}.tar"),
+        key_id: None,
+        signature: None,
+        vendor: "Square".into(),
+        description: String::new(),
+        capabilities: CapabilitySummary::default(),
+        status,
+        reason: (status != Status::Listed).then(|| "leaks the POS token".to_string()),
+        replacement: replacement.map(|r| r.parse().expect("version")),
+    }
+}
+
+fn save_index(adapters: &Path, versions: Vec<VersionEntry>) {
+    let mut index = Index::default();
+    index
+        .adapters
+        .insert("square".into(), AdapterEntry { versions });
+    save_cached_index(adapters, &index).expect("save the index");
+}
+
+async fn pos_webhook(url: &str) -> u16 {
+    let (body, signature) = signed_inventory_webhook();
+    reqwest::Client::new()
+        .post(format!("{url}/webhooks/pos/{SHOP}"))
+        .header("content-type", "application/json")
+        .header("x-square-hmacsha256-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("the host answers")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_version_is_replaced_or_stops_being_called() {
+    let (dir, adapters) = adapters_with(&["1.0.0", "1.1.0"]);
+    let (daemon, sandbox, url) = start(dir.path(), &adapters).await;
+    let shop = Arc::clone(&daemon.shops[0]);
+    assert_eq!(shop.adapter.current().version().to_string(), "1.1.0");
+
+    // The registry revokes 1.1.0 and names 1.0.0: the running host moves
+    // to 1.0.0 and says why.
+    let reloaded = next_reload(&daemon);
+    save_index(
+        &adapters,
+        vec![
+            entry("1.0.0", Status::Listed, None),
+            entry("1.1.0", Status::Revoked, Some("1.0.0")),
+        ],
+    );
+    reloaded.await;
+    assert_eq!(shop.adapter.current().version().to_string(), "1.0.0");
+    assert!(shop.adapter.withdrawn().is_none());
+    assert_eq!(pos_webhook(&url).await, 200);
+    let logs = captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("1.1.0") && l.contains("revoked") && l.contains("1.0.0")),
+        "the operator is told: {logs}"
+    );
+
+    // Then 1.0.0 too, with nothing to move to: it stops being called
+    // (webhooks 503 so the POS redelivers, imports fail saying why).
+    let reloaded = next_reload(&daemon);
+    save_index(
+        &adapters,
+        vec![
+            entry("1.0.0", Status::Revoked, None),
+            entry("1.1.0", Status::Revoked, None),
+        ],
+    );
+    reloaded.await;
+    let why = shop.adapter.withdrawn().expect("withdrawn");
+    assert!(why.contains("square@1.0.0 was revoked"), "{why}");
+    assert_eq!(pos_webhook(&url).await, 503);
+    let err = daemon::import(
+        &daemon.store,
+        &shop,
+        &catalog_object(500, 1),
+        "application/json",
+        |_, _| {},
+    )
+    .await
+    .expect_err("a revoked adapter is not called");
+    assert!(format!("{err:#}").contains("was not called"), "{err:#}");
+
+    // A fixed version arrives: it serves again.
+    let reloaded = next_reload(&daemon);
+    install(&adapters, "1.2.0");
+    reloaded.await;
+    assert_eq!(shop.adapter.current().version().to_string(), "1.2.0");
+    assert!(shop.adapter.withdrawn().is_none());
+    assert_eq!(pos_webhook(&url).await, 200);
 
     let daemon = Arc::into_inner(daemon).expect("only the test holds the daemon");
     daemon.shutdown().await.expect("clean shutdown");
