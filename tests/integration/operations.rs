@@ -93,6 +93,7 @@ public_url = "https://connector.example.ng"
 [adapters]
 dir = "{adapters}"
 cache_dir = "{cache}"
+require_signatures = false
 
 [relay]
 backoff_base_ms = 10
