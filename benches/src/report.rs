@@ -92,8 +92,34 @@ impl Session {
     }
 }
 
-/// Median, minimum and maximum of a set of runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+impl Session {
+    /// For a benchmark that prints its rows as it goes: the heading lines
+    /// now (the load at the start), [`Session::print_end`] after the table.
+    pub fn print_start(&self, title: &str) {
+        println!("## {title}");
+        println!();
+        println!("- Machine: {}.", self.machine);
+        println!("- Command: `{}`.", self.command);
+        println!(
+            "- Started: {}, load average (`uptime`: 1, 5, 15 min) {}.",
+            self.started, self.load_at_start
+        );
+        println!();
+    }
+
+    /// The line after a table started with [`Session::print_start`].
+    pub fn print_end(&self) {
+        println!();
+        println!(
+            "- Ended: {}, load average (`uptime`: 1, 5, 15 min) {}.",
+            now_utc(),
+            load()
+        );
+    }
+}
+
+/// Median, minimum and maximum of a set of runs, and the runs in order.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Spread {
     /// The middle value (the upper middle for an even count).
     pub median: f64,
@@ -101,8 +127,8 @@ pub struct Spread {
     pub min: f64,
     /// The largest value.
     pub max: f64,
-    /// How many runs.
-    pub runs: usize,
+    /// Every run's value, in the order they ran.
+    pub each: Vec<f64>,
 }
 
 impl Spread {
@@ -117,11 +143,12 @@ impl Spread {
             median: v[v.len() / 2],
             min: v[0],
             max: v[v.len() - 1],
-            runs: v.len(),
+            each: values.to_vec(),
         })
     }
 
-    /// `median | min | max | runs` cells, with `decimals` places and `unit`.
+    /// `median | min | max | each run` cells, with `decimals` places and
+    /// `unit` (the runs separated by ` / `, without the unit).
     pub fn cells(&self, decimals: usize, unit: &str) -> String {
         let f = |x: f64| {
             if unit.is_empty() {
@@ -130,22 +157,26 @@ impl Spread {
                 format!("{x:.decimals$} {unit}")
             }
         };
+        let each: Vec<String> = self.each.iter().map(|x| format!("{x:.decimals$}")).collect();
         format!(
             "{} | {} | {} | {}",
             f(self.median),
             f(self.min),
             f(self.max),
-            self.runs
+            each.join(" / ")
         )
     }
 }
 
-/// A table row `| label | median | min | max | runs |`; `n/a` cells when
-/// there are no values.
+/// The header of a table of [`spread_row`]s.
+pub const SPREAD_HEADER: &str = "| measure | median | min | max | each run |\n|---|---|---|---|---|";
+
+/// A table row `| label | median | min | max | each run |`; `n/a` cells
+/// when there are no values.
 pub fn spread_row(label: &str, values: &[f64], decimals: usize, unit: &str) -> String {
     match Spread::of(values) {
         Some(s) => format!("| {label} | {} |", s.cells(decimals, unit)),
-        None => format!("| {label} | n/a | n/a | n/a | 0 |"),
+        None => format!("| {label} | n/a | n/a | n/a | |"),
     }
 }
 
@@ -184,14 +215,14 @@ mod tests {
     #[test]
     fn spread_is_median_min_max() {
         let s = Spread::of(&[3.0, 1.0, 2.0, 10.0, 4.0]).expect("values");
-        assert_eq!((s.median, s.min, s.max, s.runs), (3.0, 1.0, 10.0, 5));
-        assert_eq!(s.cells(1, "s"), "3.0 s | 1.0 s | 10.0 s | 5");
+        assert_eq!((s.median, s.min, s.max), (3.0, 1.0, 10.0));
+        assert_eq!(
+            s.cells(1, "s"),
+            "3.0 s | 1.0 s | 10.0 s | 3.0 / 1.0 / 2.0 / 10.0 / 4.0"
+        );
         assert_eq!(Spread::of(&[]), None);
         assert_eq!(Spread::of(&[1.0, f64::NAN]), None);
-        assert_eq!(
-            spread_row("x", &[], 0, ""),
-            "| x | n/a | n/a | n/a | 0 |"
-        );
+        assert_eq!(spread_row("x", &[], 0, ""), "| x | n/a | n/a | n/a | |");
     }
 
     #[test]
