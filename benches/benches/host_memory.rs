@@ -209,6 +209,11 @@ fn shops(subjects: &[Subject], count: usize) -> Vec<ShopSpec> {
         .collect()
 }
 
+/// One shop per adapter.
+fn self_shops(subjects: &[Subject]) -> Vec<ShopSpec> {
+    shops(subjects, subjects.len())
+}
+
 fn key_env(i: usize) -> String {
     format!("SNAPACT_KEY_{i:03}")
 }
@@ -259,7 +264,7 @@ fn config(
             "[[shop]]\nid = {:?}\nadapter = {:?}\nsnapact_key = {{ env = {:?} }}\n\
              settings = {{ {settings} }}\n{secrets}",
             shop.id,
-            format!("{}@^1", subject.id),
+            subject.id,
             key_env(i),
         ));
     }
@@ -485,7 +490,7 @@ async fn start_run(
             if let Some(status) = exited? {
                 bail!("run exited with {status}\n{}", log_tail(&log, 30));
             }
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = strip_ansi(&std::fs::read_to_string(&log).unwrap_or_default());
             Ok(text
                 .lines()
                 .find(|l| l.contains("host listening"))
@@ -498,6 +503,25 @@ async fn start_run(
     })
     .await?;
     Ok((run, addr))
+}
+
+/// `text` without terminal colour sequences (`ESC [ ... m`), which the
+/// host's log has when its subscriber decides to colour.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What one run measured.
@@ -782,6 +806,15 @@ async fn main() -> anyhow::Result<()> {
         one.push(bench.startup_only(&dir, &square_only).await?.0);
     }
 
+    eprintln!("reference: one shop per adapter");
+    let mut ten = Vec::new();
+    let one_each = self_shops(&bench.subjects);
+    for i in 0..runs {
+        let dir = tmp.path().join(format!("ten-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        ten.push(bench.startup_only(&dir, &one_each).await?.0);
+    }
+
     let mut measured = Vec::new();
     for i in 0..runs {
         eprintln!("run {}/{runs}: {shop_count} shops, 10 adapters", i + 1);
@@ -893,6 +926,18 @@ async fn main() -> anyhow::Result<()> {
         spread_row(
             "reference, 1 shop on Square, after start-up: VmRSS",
             &one.iter().map(|m| m.rss).collect::<Vec<_>>(),
+            1,
+            ""
+        )
+    );
+    println!(
+        "{}",
+        spread_row(
+            &format!(
+                "reference, {} shops (one per adapter), after start-up: VmRSS",
+                one_each.len()
+            ),
+            &ten.iter().map(|m| m.rss).collect::<Vec<_>>(),
             1,
             ""
         )
