@@ -151,7 +151,10 @@ fn build_subjects(root: &Path, work: &Path) -> anyhow::Result<Vec<Subject>> {
         ("feed-python", Language::Python),
         ("feed-js", Language::JavaScript),
     ] {
-        eprintln!("adapter new {name} --lang {}", scaffold::lang_flag(language));
+        eprintln!(
+            "adapter new {name} --lang {}",
+            scaffold::lang_flag(language)
+        );
         let dir = sources.join(name);
         scaffold::new_adapter(&NewAdapter {
             name: name.to_owned(),
@@ -210,7 +213,7 @@ fn shops(subjects: &[Subject], count: usize) -> Vec<ShopSpec> {
 }
 
 /// One shop per adapter.
-fn self_shops(subjects: &[Subject]) -> Vec<ShopSpec> {
+fn one_shop_per_adapter(subjects: &[Subject]) -> Vec<ShopSpec> {
     shops(subjects, subjects.len())
 }
 
@@ -289,6 +292,9 @@ fn hex_hmac(key: &str, message: &[u8]) -> String {
         .collect()
 }
 
+/// A webhook's body and headers (signature, topic).
+type SignedWebhook = (Vec<u8>, Vec<(&'static str, String)>);
+
 /// The webhook bodies and headers the traffic phase sends, per kind; `seq`
 /// varies the stock figures so successive webhooks are real changes.
 struct Webhooks {
@@ -340,12 +346,7 @@ impl Webhooks {
     }
 
     /// Body and headers of webhook `seq` for a shop of kind `hooks`.
-    fn request(
-        &self,
-        hooks: Hooks,
-        shop: &str,
-        seq: u64,
-    ) -> anyhow::Result<(Vec<u8>, Vec<(&'static str, String)>)> {
+    fn request(&self, hooks: Hooks, shop: &str, seq: u64) -> anyhow::Result<SignedWebhook> {
         match hooks {
             Hooks::SquareStock => {
                 let variation =
@@ -584,7 +585,13 @@ impl Bench {
         Ok((m, ready))
     }
 
-    async fn full(&self, dir: &Path, shops: &[ShopSpec], secs: u64, rate: u64) -> anyhow::Result<Measured> {
+    async fn full(
+        &self,
+        dir: &Path,
+        shops: &[ShopSpec],
+        secs: u64,
+        rate: u64,
+    ) -> anyhow::Result<Measured> {
         let (sandbox, path, env) = self.start(dir, shops).await?;
         let t0 = Instant::now();
         let (mut run, addr) = start_run(&path, &env, &dir.join("run.log")).await?;
@@ -700,12 +707,7 @@ impl Bench {
     }
 }
 
-fn tally(
-    result: Result<(), String>,
-    ok: &mut u64,
-    failed: &mut u64,
-    first: &mut Option<String>,
-) {
+fn tally(result: Result<(), String>, ok: &mut u64, failed: &mut u64, first: &mut Option<String>) {
     match result {
         Ok(()) => *ok += 1,
         Err(e) => {
@@ -736,7 +738,10 @@ async fn main() -> anyhow::Result<()> {
     let secs = env_usize("MEMORY_BENCH_TRAFFIC_SECS", 30)? as u64;
     let rate = env_usize("MEMORY_BENCH_RATE", 100)? as u64;
     let idle = Duration::from_secs(env_usize("MEMORY_BENCH_IDLE_SECS", 5)? as u64);
-    ensure!(runs > 0 && shop_count > 0 && rate > 0, "MEMORY_BENCH_RUNS, _SHOPS and _RATE must be at least 1");
+    ensure!(
+        runs > 0 && shop_count > 0 && rate > 0,
+        "MEMORY_BENCH_RUNS, _SHOPS and _RATE must be at least 1"
+    );
     let mut command = String::new();
     for (name, value, default) in [
         ("MEMORY_BENCH_RUNS", runs as u64, 3),
@@ -808,7 +813,7 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("reference: one shop per adapter");
     let mut ten = Vec::new();
-    let one_each = self_shops(&bench.subjects);
+    let one_each = one_shop_per_adapter(&bench.subjects);
     for i in 0..runs {
         let dir = tmp.path().join(format!("ten-{i}"));
         std::fs::create_dir_all(&dir)?;
@@ -835,7 +840,7 @@ async fn main() -> anyhow::Result<()> {
             .filter(|x| bench.subjects[x.subject].id == s.id)
             .count();
         println!(
-            "  `{}` ({}, {:.2} MiB, {} shops{})",
+            "  - `{}` ({}, {:.2} MiB, {} shops{})",
             s.id,
             scaffold::lang_flag(s.language),
             size as f64 / 1_048_576.0,
@@ -893,7 +898,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "{}",
-        spread_row("steady, after traffic: VmRSS", &col(&|m| m.steady.rss), 1, "")
+        spread_row(
+            "steady, after traffic: VmRSS",
+            &col(&|m| m.steady.rss),
+            1,
+            ""
+        )
     );
     println!(
         "{}",

@@ -41,7 +41,10 @@ const RECORD_RUNS: usize = 5;
 /// its helpers are dead code and its imports unused.)
 #[path = "../../host/templates/rust/src"]
 mod feed_template {
-    #[expect(dead_code, reason = "the benchmark calls map_payload and Settings only")]
+    #[expect(
+        dead_code,
+        reason = "the benchmark calls map_payload and Settings only"
+    )]
     #[allow(
         unused_imports,
         reason = "the template's test imports, without the tests (see above)"
@@ -436,7 +439,9 @@ fn main() -> anyhow::Result<()> {
         &|r| &r.native,
     );
     line("Wasm / native (medians)", &|r| &r.ratio);
-    line("records/s through Wasm (from the median)", &|r| &r.records_per_s);
+    line("records/s through Wasm (from the median)", &|r| {
+        &r.records_per_s
+    });
     line(
         &format!("smallest `memory_mb` that maps {RECORDS} products"),
         &|r| &r.memory,

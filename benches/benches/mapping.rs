@@ -109,7 +109,6 @@ fn row(label: &str, s: &Stats) {
     );
 }
 
-
 /// The groups named on the command line (`cargo bench` adds `--bench`,
 /// which is not a group); none named means all.
 struct Groups(Vec<String>);

@@ -165,7 +165,10 @@ async fn host(
     let mut run = connector.start_run()?;
     ready(&mut run).await?;
     let store = connector.open_store()?;
-    let (requests0, distinct0) = (ok_requests(sandbox).await?, sandbox.stats().await?.distinct());
+    let (requests0, distinct0) = (
+        ok_requests(sandbox).await?,
+        sandbox.stats().await?.distinct(),
+    );
     let (run_cpu0, sandbox_cpu0, reaped0) = (
         pid_cpu(run.pid()),
         pid_cpu(sandbox.pid()),
@@ -227,16 +230,34 @@ async fn host(
     })
 }
 
+/// What every run shares.
+struct Setup {
+    adapters_dir: PathBuf,
+    script: PathBuf,
+    catalog: PathBuf,
+    /// Items in the catalog.
+    n: usize,
+    /// Requests in flight for the Node contenders that take the setting.
+    concurrency: usize,
+    /// The sandbox's added latency per request.
+    latency_ms: usize,
+}
+
+/// One Node contender in one run.
+struct NodeContender<'a> {
+    key: &'a str,
+    client: &'a str,
+    concurrency: usize,
+    log: PathBuf,
+}
+
 async fn node(
     sandbox: &SandboxProcess,
-    script: &Path,
-    catalog: &Path,
-    key: &str,
-    client: &str,
-    concurrency: usize,
-    n: usize,
-    log: &Path,
+    setup: &Setup,
+    contender: &NodeContender<'_>,
 ) -> anyhow::Result<Measured> {
+    let (script, catalog, n, log) = (&setup.script, &setup.catalog, setup.n, &contender.log);
+    let (key, client, concurrency) = (contender.key, contender.client, contender.concurrency);
     let requests0 = ok_requests(sandbox).await?;
     let (sandbox_cpu0, reaped0) = (pid_cpu(sandbox.pid()), reaped_children_cpu());
     let t0 = Instant::now();
@@ -314,16 +335,8 @@ async fn verify(sandbox: &SandboxProcess, n: usize) -> anyhow::Result<()> {
 /// One run: the host, then the Node contenders in the order of [`NODE`].
 type Run = Vec<Measured>;
 
-async fn one_run(
-    work: &Path,
-    i: usize,
-    adapters_dir: &Path,
-    script: &Path,
-    catalog: &Path,
-    n: usize,
-    concurrency: usize,
-    latency_ms: usize,
-) -> anyhow::Result<Run> {
+async fn one_run(work: &Path, i: usize, setup: &Setup) -> anyhow::Result<Run> {
+    let (n, latency_ms) = (setup.n, setup.latency_ms);
     let dir = work.join(format!("run-{i}"));
     std::fs::create_dir_all(&dir)?;
     let latency = latency_ms.to_string();
@@ -334,25 +347,20 @@ async fn one_run(
     };
     let mut keys = vec![(HOST_TENANT, HOST_KEY)];
     keys.extend(NODE.iter().map(|c| (c.0, c.1)));
-    let sandbox = SandboxProcess::start(Path::new(BIN), &keys, &extra, &dir.join("sandbox.log")).await?;
+    let sandbox =
+        SandboxProcess::start(Path::new(BIN), &keys, &extra, &dir.join("sandbox.log")).await?;
     eprintln!("run {i}: host");
-    let mut run = vec![host(&sandbox, &dir, adapters_dir, catalog, n).await?];
+    let mut run = vec![host(&sandbox, &dir, &setup.adapters_dir, &setup.catalog, n).await?];
     for (tenant, key, client, c) in NODE {
-        let c = if c == 0 { concurrency } else { c };
-        eprintln!("run {i}: node, {client}, {c} in flight");
-        run.push(
-            node(
-                &sandbox,
-                script,
-                catalog,
-                key,
-                client,
-                c,
-                n,
-                &dir.join(format!("{tenant}.log")),
-            )
-            .await?,
-        );
+        let concurrency = if c == 0 { setup.concurrency } else { c };
+        eprintln!("run {i}: node, {client}, {concurrency} in flight");
+        let contender = NodeContender {
+            key,
+            client,
+            concurrency,
+            log: dir.join(format!("{tenant}.log")),
+        };
+        run.push(node(&sandbox, setup, &contender).await?);
     }
     verify(&sandbox, n).await?;
     sandbox.stop().await;
@@ -423,28 +431,29 @@ async fn main() -> anyhow::Result<()> {
         sandbox.stop().await;
     }
 
+    let setup = Setup {
+        adapters_dir,
+        script,
+        catalog,
+        n,
+        concurrency,
+        latency_ms,
+    };
     let mut all = Vec::new();
     for i in 1..=runs {
-        all.push(
-            one_run(
-                work.path(),
-                i,
-                &adapters_dir,
-                &script,
-                &catalog,
-                n,
-                concurrency,
-                latency_ms,
-            )
-            .await?,
-        );
+        all.push(one_run(work.path(), i, &setup).await?);
     }
 
     let nf = n as f64;
     let contenders = 1 + NODE.len();
     let col = |pick: &dyn Fn(&Measured) -> f64, decimals: usize| -> Vec<String> {
         (0..contenders)
-            .map(|c| cell(&all.iter().map(|r| pick(&r[c])).collect::<Vec<_>>(), decimals))
+            .map(|c| {
+                cell(
+                    &all.iter().map(|r| pick(&r[c])).collect::<Vec<_>>(),
+                    decimals,
+                )
+            })
             .collect()
     };
     let line = |label: &str, cells: Vec<String>| {
@@ -495,7 +504,9 @@ async fn main() -> anyhow::Result<()> {
     let mut ratio = vec!["1".to_owned()];
     for c in 1..contenders {
         ratio.push(cell(
-            &all.iter().map(|r| r[c].wall / r[0].wall).collect::<Vec<_>>(),
+            &all.iter()
+                .map(|r| r[c].wall / r[0].wall)
+                .collect::<Vec<_>>(),
             1,
         ));
     }
@@ -505,12 +516,23 @@ async fn main() -> anyhow::Result<()> {
         "CPU of the contender's processes (s; host: import + run)",
         col(&|m| m.cpu, 2),
     );
-    line("CPU of the sandbox answering (s)", col(&|m| m.sandbox_cpu, 2));
+    line(
+        "CPU of the sandbox answering (s)",
+        col(&|m| m.sandbox_cpu, 2),
+    );
     let mut import = vec![cell(
         &all.iter().map(|r| r[0].import_exit).collect::<Vec<_>>(),
         2,
     )];
     import.resize(contenders, String::new());
     line("host: `import` exited (s)", import);
+    println!();
+    let each: Vec<String> = (0..contenders)
+        .map(|c| {
+            let runs: Vec<String> = all.iter().map(|r| format!("{:.2}", r[c].wall)).collect();
+            format!("{}: {}", heads[c], runs.join(" / "))
+        })
+        .collect();
+    println!("Wall time of each run, in order (s): {}.", each.join("; "));
     Ok(())
 }

@@ -34,10 +34,10 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use snapact_benches::report::{SPREAD_HEADER, Session, spread_row};
 use snapact_host::config::{Config, Overrides};
 use snapact_host::daemon::{self, Daemon};
 use snapact_host::outbox::SystemClock;
-use snapact_benches::report::{SPREAD_HEADER, Session, spread_row};
 use snapact_host::registry::build;
 
 const SHOP: &str = "bench-shop";
@@ -132,7 +132,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
 }
-
 
 /// What one run measured.
 struct Sample {
@@ -313,20 +312,40 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         let config = Config::from_toml(&text, "bench.toml", &Overrides::default(), &env)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let host = format!("http://{}", listener.local_addr()?);
-        let host_daemon = Daemon::start_with_clock(&config, listener, Arc::new(SystemClock)).await?;
+        let host_daemon =
+            Daemon::start_with_clock(&config, listener, Arc::new(SystemClock)).await?;
 
         // Preload the catalog.
         let shop = host_daemon.shops[0].clone();
         let catalog = snapact_benches::square_catalog(VARIATIONS, 1);
-        daemon::import(&host_daemon.store, &shop, &catalog, "application/json", |_, _| {})
-            .await?;
+        daemon::import(
+            &host_daemon.store,
+            &shop,
+            &catalog,
+            "application/json",
+            |_, _| {},
+        )
+        .await?;
         host_daemon.relays.notify(SHOP);
         let t0 = Instant::now();
-        while arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).len() < VARIATIONS {
-            anyhow::ensure!(t0.elapsed() < Duration::from_secs(120), "preload did not arrive");
+        while arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            < VARIATIONS
+        {
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(120),
+                "preload did not arrive"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
 
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
@@ -356,8 +375,11 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         for seq in 0..total {
             tokio::time::sleep_until(start + period.mul_f64(seq as f64)).await;
             let fut = send(seq);
-            let (sent_at, answered, failed) =
-                (Arc::clone(&sent_at), Arc::clone(&answered), Arc::clone(&failed));
+            let (sent_at, answered, failed) = (
+                Arc::clone(&sent_at),
+                Arc::clone(&answered),
+                Arc::clone(&failed),
+            );
             tasks.spawn(async move {
                 let t = Instant::now();
                 sent_at.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] = Some(t);
@@ -380,7 +402,11 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         let mut last = usize::MAX;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let n = arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let n = arrivals
+                .items
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len();
             if n == last || settle.elapsed() > Duration::from_secs(60) {
                 break;
             }
@@ -388,7 +414,12 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         }
         let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut latencies = Vec::new();
-        for (r, qty, at) in arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (r, qty, at) in arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let seq = (*qty - 1) as usize;
             if seq < sent_at.len()
                 && variation(seq % VARIATIONS) == *r
@@ -451,4 +482,3 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         })
     }
 }
-

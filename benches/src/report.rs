@@ -35,7 +35,10 @@ pub fn machine() -> String {
     let cores = first_line("nproc", &[]);
     let mem_gib = proc_field("/proc/meminfo", "MemTotal")
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or_else(|| "unknown".to_owned(), |kb| format!("{:.1}", kb / 1_048_576.0));
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kb| format!("{:.1}", kb / 1_048_576.0),
+        );
     format!(
         "{cores} cores (`nproc`), {cpu}, {mem_gib} GiB RAM, Linux {}, {}",
         first_line("uname", &["-r"]),
@@ -157,7 +160,11 @@ impl Spread {
                 format!("{x:.decimals$} {unit}")
             }
         };
-        let each: Vec<String> = self.each.iter().map(|x| format!("{x:.decimals$}")).collect();
+        let each: Vec<String> = self
+            .each
+            .iter()
+            .map(|x| format!("{x:.decimals$}"))
+            .collect();
         format!(
             "{} | {} | {} | {}",
             f(self.median),
@@ -169,7 +176,8 @@ impl Spread {
 }
 
 /// The header of a table of [`spread_row`]s.
-pub const SPREAD_HEADER: &str = "| measure | median | min | max | each run |\n|---|---|---|---|---|";
+pub const SPREAD_HEADER: &str =
+    "| measure | median | min | max | each run |\n|---|---|---|---|---|";
 
 /// A table row `| label | median | min | max | each run |`; `n/a` cells
 /// when there are no values.
