@@ -158,6 +158,11 @@ impl SandboxProcess {
         })
     }
 
+    /// Its process id (None once reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// `GET /sandbox/stats`.
     pub async fn stats(&self) -> anyhow::Result<SandboxStats> {
         let v: Value = self.get("/sandbox/stats").await?;

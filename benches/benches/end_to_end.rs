@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use snapact_benches::report::{SPREAD_HEADER, Session, spread_row};
+use snapact_benches::{env_usize, target_dir, workspace_root};
 use snapact_host::registry::build;
 use snapact_tests::catalogs::{SQUARE_SETTINGS, square_catalog};
 use snapact_tests::processes::{
@@ -39,34 +41,10 @@ const BATCH: usize = 100;
 /// A run that takes longer than this is broken, not slow.
 const PATIENCE: Duration = Duration::from_secs(600);
 
-fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .with_context(|| format!("{name}={v:?} is not a whole number")),
-        Err(_) => Ok(default),
-    }
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        Some(t) if t.is_absolute() => t,
-        Some(t) => root.join(t),
-        None => root.join("target"),
-    }
-}
-
 /// The Square adapter, built with the adapter profile, installed in a
 /// folder of its own; `memory_mb` raised to 512 when one call maps it all.
 fn install_square(root: &Path, one_file: bool) -> anyhow::Result<PathBuf> {
-    let target = target_dir(root);
+    let target = target_dir();
     let built = build::build_rust_adapter(
         &root.join("adapters/square"),
         &target.join("bench-adapters"),
@@ -329,71 +307,8 @@ async fn phases(env: &Env) -> anyhow::Result<Phases> {
     })
 }
 
-struct Spread {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-fn spread(mut v: Vec<f64>) -> Spread {
-    v.sort_by(f64::total_cmp);
-    Spread {
-        median: v[v.len() / 2],
-        min: v[0],
-        max: v[v.len() - 1],
-    }
-}
-
-fn row(label: &str, values: Vec<f64>, unit: &str, decimals: usize) {
-    let runs = values.len();
-    let s = spread(values);
-    println!(
-        "| {label} | {:.decimals$} {unit} | {:.decimals$} {unit} | {:.decimals$} {unit} | {runs} |",
-        s.median, s.min, s.max
-    );
-}
-
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
-}
-
-fn shell(cmd: &str, args: &[&str]) -> String {
-    std::process::Command::new(cmd)
-        .args(args)
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mem_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into());
-    format!(
-        "{cores} cores ({cpu}), {mem_gib:.0} GiB, {}; load average {load} at the start",
-        shell("rustc", &["--version"])
-    )
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -405,7 +320,18 @@ async fn main() -> anyhow::Result<()> {
     if runs == 0 {
         bail!("E2E_BENCH_RUNS must be at least 1");
     }
-    let machine = machine();
+    let mut command = String::new();
+    for (name, value, default) in [
+        ("E2E_BENCH_CHANGES", n, 100_000),
+        ("E2E_BENCH_RUNS", runs, 5),
+        ("E2E_BENCH_FILES", files, 10),
+    ] {
+        if value != default {
+            command.push_str(&format!("{name}={value} "));
+        }
+    }
+    command.push_str("cargo bench -p snapact-benches --bench end_to_end");
+    let session = Session::start(command);
     let root = workspace_root();
     let adapters_dir = tokio::task::spawn_blocking({
         let root = root.clone();
@@ -441,16 +367,9 @@ async fn main() -> anyhow::Result<()> {
 
     let nf = n as f64;
     let per_file = n / files;
-    println!(
-        "## End to end: {n} changes, `import` to acknowledged by the sandbox (real processes)"
-    );
-    println!();
-    println!("- Machine: {machine}.");
-    println!("- Date: {}.", shell("date", &["-u", "+%Y-%m-%d"]));
-    println!(
-        "- Command: `cargo bench -p snapact-benches --bench end_to_end` (release; \
-         E2E_BENCH_CHANGES={n} E2E_BENCH_RUNS={runs} E2E_BENCH_FILES={files})."
-    );
+    session.print_header(&format!(
+        "End to end: {n} changes, `import` to acknowledged by the sandbox (real processes)"
+    ));
     println!(
         "- Input: `square_catalog({n}, 1)` in {files} file(s) of {per_file} variations; {}; \
          one shop, batches of {BATCH}, SQLite WAL + synchronous=FULL, import writes chunks of {}.",
@@ -464,64 +383,69 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "- Processes: `snapact-host sandbox`, `snapact-host run` (already up) and `snapact-host import`, \
          release builds, on 127.0.0.1; the clock stops when the outbox has recorded SnapAct's \
-         acknowledgement of every change."
+         acknowledgement of every change. \"Phases\" rows come from separate runs: `import` into an \
+         idle outbox, then `run` started and timed until everything is acknowledged."
     );
     println!();
-    println!("| Measurement | median | min | max | runs |");
-    println!("|---|---|---|---|---|");
-    row(
-        "import -> all acknowledged, `run` up (target < 10 s)",
-        p.iter().map(|r| secs(r.total)).collect(),
-        "s",
-        2,
-    );
-    row(
-        "  of which: import process start, adapter load, map (all files)",
-        p.iter().map(|r| secs(r.mapping)).collect(),
-        "s",
-        2,
-    );
-    row(
-        "  of which: outbox writes, `run` delivering meanwhile (all files)",
-        p.iter().map(|r| secs(r.writing)).collect(),
-        "s",
-        2,
-    );
-    row(
-        "  of which: delivery after the import exited",
-        p.iter().map(|r| secs(r.tail)).collect(),
-        "s",
-        2,
-    );
-    row(
-        "outbox write rate, `run` delivering meanwhile (changes/s durable)",
-        p.iter().map(|r| nf / secs(r.writing)).collect(),
-        "/s",
-        0,
-    );
-    row(
-        "`run` peak RSS (VmHWM)",
-        p.iter().map(|r| r.rss_kib as f64 / 1024.0).collect(),
-        "MiB",
-        1,
-    );
-    row(
-        "phases: import process start, adapter load, map (all files)",
-        f.iter().map(|r| secs(r.mapping)).collect(),
-        "s",
-        2,
-    );
-    row(
-        "phases: outbox write rate, nobody else writing (changes/s durable)",
-        f.iter().map(|r| nf / secs(r.writing)).collect(),
-        "/s",
-        0,
-    );
-    row(
-        "phases: `run` start -> all acknowledged (changes/s)",
-        f.iter().map(|r| nf / secs(r.relay)).collect(),
-        "/s",
-        0,
-    );
+    println!("{SPREAD_HEADER}");
+    let rows: [(&str, Vec<f64>, usize, &str); 9] = [
+        (
+            "**import -> all acknowledged, `run` up (target < 10 s)**",
+            p.iter().map(|r| secs(r.total)).collect(),
+            2,
+            "s",
+        ),
+        (
+            "of which: import process start, adapter load, map (all files)",
+            p.iter().map(|r| secs(r.mapping)).collect(),
+            2,
+            "s",
+        ),
+        (
+            "of which: outbox writes, `run` delivering meanwhile (all files)",
+            p.iter().map(|r| secs(r.writing)).collect(),
+            2,
+            "s",
+        ),
+        (
+            "of which: delivery after the import exited",
+            p.iter().map(|r| secs(r.tail)).collect(),
+            2,
+            "s",
+        ),
+        (
+            "outbox write rate, `run` delivering meanwhile (changes/s durable)",
+            p.iter().map(|r| nf / secs(r.writing)).collect(),
+            0,
+            "",
+        ),
+        (
+            "`run` peak RSS (VmHWM, MiB)",
+            p.iter().map(|r| r.rss_kib as f64 / 1024.0).collect(),
+            1,
+            "",
+        ),
+        (
+            "phases: import process start, adapter load, map (all files)",
+            f.iter().map(|r| secs(r.mapping)).collect(),
+            2,
+            "s",
+        ),
+        (
+            "phases: outbox write rate, nobody else writing (changes/s durable)",
+            f.iter().map(|r| nf / secs(r.writing)).collect(),
+            0,
+            "",
+        ),
+        (
+            "phases: `run` start -> all acknowledged (changes/s)",
+            f.iter().map(|r| nf / secs(r.relay)).collect(),
+            0,
+            "",
+        ),
+    ];
+    for (label, values, decimals, unit) in rows {
+        println!("{}", spread_row(label, &values, decimals, unit));
+    }
     Ok(())
 }

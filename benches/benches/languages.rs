@@ -3,6 +3,10 @@
 //! unchanged. For each language: component size, build time, wasmtime cold
 //! compile, start from the compiled-code cache, per-call overhead, time and
 //! records/s for 10,000 products, and the smallest `memory_mb` that maps them.
+//! The same mapping source also runs natively, for Wasm vs native per
+//! language: the Rust template compiled into this benchmark, the Python
+//! module under the machine's `python3`, the JavaScript module under `node`
+//! (each timed inside its process, without start-up or module loading).
 //!
 //! Run: `cargo bench -p snapact-benches --bench languages` (needs what
 //! `adapter build` needs: the wasm32-wasip2 target, componentize-py 0.25.1,
@@ -17,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use snapact_benches::product_feed;
+use snapact_benches::report::{Session, first_line};
+use snapact_benches::{target_dir, workspace_root};
 use snapact_host::registry::build::{self, Language};
 use snapact_host::registry::scaffold::{self, NewAdapter};
 use snapact_host::registry::{MANIFEST_FILE, Package, WASM_FILE};
@@ -28,6 +34,63 @@ const CACHED_RUNS: usize = 5;
 const CALLS: usize = 500;
 const RECORDS: usize = 10_000;
 const RECORD_RUNS: usize = 5;
+/// The Rust template's mapping (`adapter new --lang rust` writes this file
+/// unchanged), compiled natively into the benchmark.
+/// (Benchmarks build with `cfg(test)` but no test harness, so the
+/// template's `mapping/tests.rs` compiles without its `#[test]` functions:
+/// its helpers are dead code and its imports unused.)
+#[path = "../../host/templates/rust/src"]
+mod feed_template {
+    #[expect(
+        dead_code,
+        reason = "the benchmark calls map_payload and Settings only"
+    )]
+    #[allow(
+        unused_imports,
+        reason = "the template's test imports, without the tests (see above)"
+    )]
+    pub mod mapping;
+}
+use feed_template::mapping as feed_mapping;
+
+/// Times `map_payload` of the Python template's `mapping.py` under CPython:
+/// argv = adapter folder, feed file, runs, expected changes; prints the
+/// seconds of each run as a JSON array.
+const PYTHON_NATIVE: &str = r#"
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import mapping
+settings = mapping.Settings.load({"currency": "NGN", "low_stock_threshold": "5"}.get)
+payload = open(sys.argv[2], "rb").read()
+times = []
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    m = mapping.map_payload(payload, settings)
+    times.append(time.perf_counter() - t)
+    assert len(m.changes) == int(sys.argv[4]) and not m.rejected, (len(m.changes), len(m.rejected))
+print(json.dumps(times))
+"#;
+
+/// The same for the JavaScript template's `src/mapping.js` under Node.js.
+const JS_NATIVE: &str = r#"
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [dir, feed, runs, expected] = process.argv.slice(1);
+const { mapPayload, readSettings } = await import(pathToFileURL(`${dir}/src/mapping.js`).href);
+const settings = readSettings((k) => ({ currency: 'NGN', low_stock_threshold: '5' })[k]);
+const payload = new Uint8Array(readFileSync(feed));
+const times = [];
+for (let i = 0; i < Number(runs); i++) {
+  const t = performance.now();
+  const m = mapPayload(payload, settings);
+  times.push((performance.now() - t) / 1000);
+  if (m.changes.length !== Number(expected) || m.rejected.length !== 0) {
+    throw new Error(`${m.changes.length} changes, ${m.rejected.length} rejections`);
+  }
+}
+console.log(JSON.stringify(times));
+"#;
+
 /// `memory_mb` values tried, smallest first, for 10,000 products.
 const MEMORY_STEPS: [u64; 12] = [2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256];
 
@@ -59,48 +122,6 @@ fn fmt(d: Duration) -> String {
 
 fn spread(s: &Stats) -> String {
     format!("{} ({} – {})", fmt(s.median), fmt(s.min), fmt(s.max))
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
-        Some(t) if t.is_absolute() => t,
-        Some(t) => root.join(t),
-        None => root.join("target"),
-    }
-}
-
-/// The first line a command prints, or that it is not available.
-fn first_line(program: &str, args: &[&str]) -> String {
-    match Command::new(program).args(args).output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string(),
-        _ => format!("{program}: not available"),
-    }
-}
-
-fn proc_field(file: &str, key: &str) -> Option<String> {
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        (k.trim() == key).then(|| v.trim().to_string())
-    })
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
@@ -138,6 +159,8 @@ struct Row {
     cached: String,
     per_call: String,
     map: String,
+    native: String,
+    ratio: String,
     records_per_s: String,
     memory: String,
 }
@@ -163,7 +186,7 @@ fn measure(
     let t = Instant::now();
     let pkg_dir = match language {
         Language::Rust => {
-            build::build_rust_adapter_with_target_dir(&dir, &packages, Some(&target_dir(root)))
+            build::build_rust_adapter_with_target_dir(&dir, &packages, Some(&target_dir()))
         }
         _ => build::build_adapter(&dir, &packages),
     }
@@ -236,6 +259,10 @@ fn measure(
     }
     let map = stats(maps);
 
+    eprintln!("{lang}: {RECORDS} products natively");
+    let native = stats(native_times(language, &dir, work, &feed)?);
+    let ratio = map.median.as_secs_f64() / native.median.as_secs_f64();
+
     eprintln!("{lang}: memory for {RECORDS} products");
     let memory_runtime = runtime(Some(caches.join("0")))?;
     let mut memory = format!("more than {} MiB", MEMORY_STEPS[MEMORY_STEPS.len() - 1]);
@@ -265,22 +292,88 @@ fn measure(
         cached: spread(&stats(cached)),
         per_call: spread(&stats(calls)),
         map: spread(&map),
+        native: spread(&native),
+        ratio: format!("{ratio:.2}x"),
         records_per_s: format!("{:.0}", RECORDS as f64 / per_record_s),
         memory,
     })
 }
 
+/// Seconds of each of [`RECORD_RUNS`] native mappings of `feed` by the
+/// adapter at `dir` (its mapping module, in its language's own runtime).
+fn native_times(
+    language: Language,
+    dir: &Path,
+    work: &Path,
+    feed: &[u8],
+) -> anyhow::Result<Vec<Duration>> {
+    if language == Language::Rust {
+        let settings = feed_mapping::Settings::from_lookup(|k| match k {
+            "currency" => Some("NGN".into()),
+            "low_stock_threshold" => Some("5".into()),
+            _ => None,
+        })
+        .map_err(|e| anyhow::anyhow!("settings: {e:?}"))?;
+        let mut times = Vec::with_capacity(RECORD_RUNS);
+        for _ in 0..RECORD_RUNS {
+            let t = Instant::now();
+            let m = feed_mapping::map_payload(feed, &settings)
+                .map_err(|e| anyhow::anyhow!("native Rust mapping failed: {e:?}"))?;
+            times.push(t.elapsed());
+            if m.changes.len() != RECORDS || !m.rejected.is_empty() {
+                bail!("native Rust: {} changes", m.changes.len());
+            }
+        }
+        return Ok(times);
+    }
+    let feed_file = work.join("feed.json");
+    std::fs::write(&feed_file, feed)?;
+    let mut cmd = match language {
+        Language::Python => {
+            let mut c = Command::new("python3");
+            c.args(["-c", PYTHON_NATIVE]);
+            c
+        }
+        _ => {
+            let mut c = Command::new("node");
+            c.args(["--input-type=module", "-e", JS_NATIVE]);
+            c
+        }
+    };
+    let out = cmd
+        .arg(dir)
+        .arg(&feed_file)
+        .arg(RECORD_RUNS.to_string())
+        .arg(RECORDS.to_string())
+        .output()
+        .context("failed to start the native runtime")?;
+    if !out.status.success() {
+        bail!(
+            "native {}: {}",
+            scaffold::lang_flag(language),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let secs: Vec<f64> = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "native {} printed {:?}",
+            scaffold::lang_flag(language),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    Ok(secs.into_iter().map(Duration::from_secs_f64).collect())
+}
+
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else to parse.
+    let session = Session::start("cargo bench -p snapact-benches --bench languages");
     let root = workspace_root();
-    let work = target_dir(&root).join("bench-languages");
+    let work = target_dir().join("bench-languages");
     if work.exists() {
         std::fs::remove_dir_all(&work)
             .with_context(|| format!("failed to clear {}", work.display()))?;
     }
     std::fs::create_dir_all(&work)?;
-    let load_before = load_average();
-    let date = first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -288,20 +381,8 @@ fn main() -> anyhow::Result<()> {
     for language in LANGUAGES {
         rows.push(measure(language, &work, &root, &rt)?);
     }
-    let load_after = load_average();
-
-    let cpu = proc_field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, usize::from);
-    let memory = proc_field("/proc/meminfo", "MemTotal").unwrap_or_else(|| "unknown".into());
-    println!("## Language trade-offs: the same mapping in Rust, Python and JavaScript");
-    println!();
-    println!(
-        "- Machine: {cpu}, {cores} cores, {memory} RAM; load average {load_before} at the start, {load_after} at the end."
-    );
-    println!("- Date: {date}.");
-    println!(
-        "- Command: `cargo bench -p snapact-benches --bench languages` (release host, wasmtime 48.0.8)."
-    );
+    session.print_header("Language trade-offs: the same mapping in Rust, Python and JavaScript");
+    println!("- Host: release build, wasmtime 48.0.8.");
     println!(
         "- Toolchains: {}; {}; componentize-js {} on Node.js {}.",
         first_line("rustc", &["--version"]),
@@ -313,7 +394,7 @@ fn main() -> anyhow::Result<()> {
         "- Subject: the adapter `snapact-host adapter new NAME --lang rust|python|js` generates, unchanged: the same feed mapping in each language."
     );
     println!(
-        "- Input: `snapact_benches::product_feed({RECORDS})`, {} bytes, one change per product. Times are through the host (`LoadedAdapter::map_records`: instantiate, copy in, map, lift, convert).",
+        "- Input: `snapact_benches::product_feed({RECORDS})`, {} bytes, one change per product. Wasm times are through the host (`LoadedAdapter::map_records`: instantiate, copy in, map, lift, convert); native times are the mapping function alone.",
         product_feed(RECORDS).len()
     );
     println!();
@@ -348,7 +429,19 @@ fn main() -> anyhow::Result<()> {
         &format!("map {RECORDS} products, {RECORD_RUNS} runs"),
         &|r| &r.map,
     );
-    line("records/s (from the median)", &|r| &r.records_per_s);
+    line(
+        &format!(
+            "map {RECORDS} products natively, same source ({}; {}; Node.js {}), {RECORD_RUNS} runs",
+            "rustc, compiled into the bench",
+            first_line("python3", &["--version"]),
+            first_line("node", &["--version"])
+        ),
+        &|r| &r.native,
+    );
+    line("Wasm / native (medians)", &|r| &r.ratio);
+    line("records/s through Wasm (from the median)", &|r| {
+        &r.records_per_s
+    });
     line(
         &format!("smallest `memory_mb` that maps {RECORDS} products"),
         &|r| &r.memory,

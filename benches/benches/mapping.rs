@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use snapact_adapter_square::mapping::map_payload;
 use snapact_adapter_square::settings::MappingSettings;
+use snapact_benches::report::Session;
 use snapact_benches::square_catalog;
 use snapact_host::registry::{Package, build};
 use snapact_host::runtime::{Runtime, RuntimeConfig, ShopContext};
@@ -108,13 +109,6 @@ fn row(label: &str, s: &Stats) {
     );
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
 /// The groups named on the command line (`cargo bench` adds `--bench`,
 /// which is not a group); none named means all.
 struct Groups(Vec<String>);
@@ -143,8 +137,8 @@ impl Groups {
 
 fn main() -> anyhow::Result<()> {
     let groups = Groups::from_args()?;
-    let root = workspace_root();
-    let out = root.join("target/bench-adapters");
+    let root = snapact_benches::workspace_root();
+    let out = snapact_benches::target_dir().join("bench-adapters");
     let pkg_dir = build::build_rust_adapter(&root.join("adapters/square"), &out)
         .context("building the Square adapter")?;
     // 100,000 variations in one call need more than the adapter's 64 MB
@@ -180,11 +174,21 @@ fn main() -> anyhow::Result<()> {
     let mut ctx = ShopContext::new("bench");
     ctx.settings = settings.clone();
 
+    let mut command = String::new();
+    if let Ok(runs) = std::env::var("SNAPACT_BENCH_RUNS") {
+        command.push_str(&format!("SNAPACT_BENCH_RUNS={runs} "));
+    }
+    command.push_str("cargo bench -p snapact-benches --bench mapping");
+    if !groups.0.is_empty() {
+        command.push_str(&format!(" -- {}", groups.0.join(" ")));
+    }
+    let session = Session::start(command);
+    session.print_start("Square mapping: Wasm vs native, per-call overhead, compile cache");
     println!("| Measurement | median | min | max | CPU median | runs |");
     println!("|---|---|---|---|---|---|");
 
     if groups.runs("load") {
-        load_times(&root, &pkg)?;
+        load_times(&pkg)?;
     }
 
     // The other groups start from the compiled-code cache, as a restarted
@@ -258,13 +262,14 @@ fn main() -> anyhow::Result<()> {
             w.min.as_secs_f64() / n.min.as_secs_f64()
         );
     }
+    session.print_end();
     Ok(())
 }
 
 /// Cold compile vs cached start, five of each. Compilation runs on several
 /// threads, so there is no CPU column (it would count one thread's share).
-fn load_times(root: &Path, pkg: &Package) -> anyhow::Result<()> {
-    let cache = tempdir_in(&root.join("target"))?;
+fn load_times(pkg: &Package) -> anyhow::Result<()> {
+    let cache = tempdir_in(&snapact_benches::target_dir())?;
     let mut cold = Vec::new();
     let mut warm = Vec::new();
     for i in 0..5 {

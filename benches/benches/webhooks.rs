@@ -7,7 +7,7 @@
 //!
 //! 1. **Latency at a steady rate**: signed Square `inventory.count.updated`
 //!    webhooks at `WEBHOOK_BENCH_RATE` per second (default 1,000) for
-//!    `WEBHOOK_BENCH_SECS` (default 60), round-robin over the variations, each
+//!    `WEBHOOK_BENCH_SECS` (default 30), round-robin over the variations, each
 //!    with a unique quantity; latency = the moment the item with that
 //!    quantity reached SnapAct minus the moment its webhook was sent.
 //!    Webhooks superseded in the outbox by a newer one for the same item
@@ -15,11 +15,16 @@
 //! 2. **Ingress rate**: as many webhooks as 32 concurrent connections can
 //!    get answered 200 in `WEBHOOK_BENCH_INGRESS_SECS` (default 10).
 //!
-//! Run: `cargo bench -p snapact-benches --bench webhooks`. Load generator,
-//! daemon and the SnapAct stand-in share the machine (and its cores).
+//! Each of `WEBHOOK_BENCH_RUNS` runs (default 3) starts a fresh daemon and
+//! store; the table gives median, min, max and every run's value.
+//!
+//! Run: `cargo bench -p snapact-benches --bench webhooks`. Environment:
+//! `WEBHOOK_BENCH_RATE` (1000), `WEBHOOK_BENCH_SECS` (30),
+//! `WEBHOOK_BENCH_INGRESS_SECS` (10), `WEBHOOK_BENCH_RUNS` (3). Load
+//! generator, daemon and the SnapAct stand-in share the machine (and its
+//! cores).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +34,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use snapact_benches::report::{SPREAD_HEADER, Session, spread_row};
 use snapact_host::config::{Config, Overrides};
 use snapact_host::daemon::{self, Daemon};
 use snapact_host::outbox::SystemClock;
@@ -127,25 +133,141 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1000.0)
+/// What one run measured.
+struct Sample {
+    send_window: Duration,
+    answered: Vec<Duration>,
+    failed: u64,
+    delivered: u64,
+    requests: u64,
+    latencies: Vec<Duration>,
+    ingress: f64,
 }
 
 fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let adapters = root.join("target/bench-adapters");
+    let root = snapact_benches::workspace_root();
+    // Its own folder: the Square package alone (the mapping bench puts a
+    // second copy with the same id next to `target/bench-adapters/square`).
+    let adapters = snapact_benches::target_dir().join("bench-webhooks-adapters");
     build::build_adapter(&root.join("adapters/square"), &adapters)?;
     let rate = env_or("WEBHOOK_BENCH_RATE", 1_000).max(1);
-    let secs = env_or("WEBHOOK_BENCH_SECS", 60).max(1);
+    let secs = env_or("WEBHOOK_BENCH_SECS", 30).max(1);
     let ingress_secs = env_or("WEBHOOK_BENCH_INGRESS_SECS", 10).max(1);
+    let runs = env_or("WEBHOOK_BENCH_RUNS", 3).max(1);
+    let mut command = String::new();
+    for (name, value, default) in [
+        ("WEBHOOK_BENCH_RATE", rate, 1_000),
+        ("WEBHOOK_BENCH_SECS", secs, 30),
+        ("WEBHOOK_BENCH_INGRESS_SECS", ingress_secs, 10),
+        ("WEBHOOK_BENCH_RUNS", runs, 3),
+    ] {
+        if value != default {
+            command.push_str(&format!("{name}={value} "));
+        }
+    }
+    command.push_str("cargo bench -p snapact-benches --bench webhooks");
+    let session = Session::start(command);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let mut samples = Vec::new();
+    for run in 1..=runs {
+        eprintln!("run {run}/{runs}");
+        samples.push(rt.block_on(one_run(&adapters, rate, secs, ingress_secs))?);
+    }
+    report(&session, &samples, rate, secs, ingress_secs);
+    Ok(())
+}
+
+fn report(session: &Session, samples: &[Sample], rate: u64, secs: u64, ingress_secs: u64) {
+    let total = rate * secs;
+    session.print_header("Webhook in -> SnapAct POST out (release)");
+    println!(
+        "- Setup: one daemon in the bench process (Square adapter, SQLite file, WAL + \
+         synchronous=FULL, group commit), {VARIATIONS} variations imported first; signed Square \
+         `inventory.count.updated` webhooks round-robin over them, each with a unique quantity; \
+         a recording stand-in for SnapAct Connect on 127.0.0.1. Load generator, daemon and \
+         stand-in share the cores. Latency = arrival at SnapAct of the item with that quantity \
+         minus the webhook's send time; webhooks coalesced into a newer change for the same item \
+         before delivery have no arrival."
+    );
+    println!(
+        "- Load: {rate}/s for {secs} s ({total} webhooks) per run, then as many as 32 connections \
+         get answered in {ingress_secs} s (ingress). A fresh daemon and store per run."
+    );
+    let answered: Vec<u64> = samples.iter().map(|s| s.answered.len() as u64).collect();
+    let failed: Vec<u64> = samples.iter().map(|s| s.failed).collect();
+    let delivered: Vec<u64> = samples.iter().map(|s| s.delivered).collect();
+    let requests: Vec<u64> = samples.iter().map(|s| s.requests).collect();
+    let windows: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{:.1}", s.send_window.as_secs_f64()))
+        .collect();
+    let join = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ");
+    println!(
+        "- Per run: answered 200 {}, failed {}; delivered {} (the rest coalesced) in {} upsert \
+         requests; sent over {} s.",
+        join(&answered),
+        join(&failed),
+        join(&delivered),
+        join(&requests),
+        windows.join(" / ")
+    );
+    println!();
+    println!("{}", SPREAD_HEADER);
+    let ms_of = |f: &dyn Fn(&Sample) -> Duration| -> Vec<f64> {
+        samples
+            .iter()
+            .map(|s| f(s).as_secs_f64() * 1000.0)
+            .collect()
+    };
+    for (label, values) in [
+        (
+            "**webhook in -> SnapAct POST, p50 (ms)**",
+            ms_of(&|s| percentile(&s.latencies, 0.5)),
+        ),
+        (
+            "**webhook in -> SnapAct POST, p99 (ms)**",
+            ms_of(&|s| percentile(&s.latencies, 0.99)),
+        ),
+        (
+            "webhook in -> SnapAct POST, max (ms)",
+            ms_of(&|s| s.latencies.last().copied().unwrap_or_default()),
+        ),
+        (
+            "webhook HTTP answer, p50 (ms)",
+            ms_of(&|s| percentile(&s.answered, 0.5)),
+        ),
+        (
+            "webhook HTTP answer, p99 (ms)",
+            ms_of(&|s| percentile(&s.answered, 0.99)),
+        ),
+        (
+            "webhook HTTP answer, max (ms)",
+            ms_of(&|s| s.answered.last().copied().unwrap_or_default()),
+        ),
+    ] {
+        println!("{}", spread_row(label, &values, 1, ""));
+    }
+    println!(
+        "{}",
+        spread_row(
+            &format!("ingress, 32 connections, {ingress_secs} s (webhooks/s answered 200)"),
+            &samples.iter().map(|s| s.ingress).collect::<Vec<_>>(),
+            0,
+            ""
+        )
+    );
+}
+
+async fn one_run(
+    adapters: &std::path::Path,
+    rate: u64,
+    secs: u64,
+    ingress_secs: u64,
+) -> anyhow::Result<Sample> {
+    {
         let arrivals = Arc::new(Arrivals::default());
         let snapact = axum::Router::new()
             .route(
@@ -191,20 +313,40 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         let config = Config::from_toml(&text, "bench.toml", &Overrides::default(), &env)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let host = format!("http://{}", listener.local_addr()?);
-        let host_daemon = Daemon::start_with_clock(&config, listener, Arc::new(SystemClock)).await?;
+        let host_daemon =
+            Daemon::start_with_clock(&config, listener, Arc::new(SystemClock)).await?;
 
         // Preload the catalog.
         let shop = host_daemon.shops[0].clone();
         let catalog = snapact_benches::square_catalog(VARIATIONS, 1);
-        daemon::import(&host_daemon.store, &shop, &catalog, "application/json", |_, _| {})
-            .await?;
+        daemon::import(
+            &host_daemon.store,
+            &shop,
+            &catalog,
+            "application/json",
+            |_, _| {},
+        )
+        .await?;
         host_daemon.relays.notify(SHOP);
         let t0 = Instant::now();
-        while arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).len() < VARIATIONS {
-            anyhow::ensure!(t0.elapsed() < Duration::from_secs(120), "preload did not arrive");
+        while arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            < VARIATIONS
+        {
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(120),
+                "preload did not arrive"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
 
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
@@ -234,8 +376,11 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         for seq in 0..total {
             tokio::time::sleep_until(start + period.mul_f64(seq as f64)).await;
             let fut = send(seq);
-            let (sent_at, answered, failed) =
-                (Arc::clone(&sent_at), Arc::clone(&answered), Arc::clone(&failed));
+            let (sent_at, answered, failed) = (
+                Arc::clone(&sent_at),
+                Arc::clone(&answered),
+                Arc::clone(&failed),
+            );
             tasks.spawn(async move {
                 let t = Instant::now();
                 sent_at.lock().unwrap_or_else(|p| p.into_inner())[seq as usize] = Some(t);
@@ -258,7 +403,11 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         let mut last = usize::MAX;
         loop {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let n = arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let n = arrivals
+                .items
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len();
             if n == last || settle.elapsed() > Duration::from_secs(60) {
                 break;
             }
@@ -266,7 +415,12 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         }
         let sent_at = sent_at.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut latencies = Vec::new();
-        for (r, qty, at) in arrivals.items.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (r, qty, at) in arrivals
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let seq = (*qty - 1) as usize;
             if seq < sent_at.len()
                 && variation(seq % VARIATIONS) == *r
@@ -318,35 +472,14 @@ settings = {{ location_id = "L1", currency = "NGN" }}
         let ingress = counter.load(Ordering::Relaxed) as f64 / begin.elapsed().as_secs_f64();
 
         host_daemon.shutdown().await?;
-
-        println!("| measure | value |");
-        println!("|---|---|");
-        println!(
-            "| steady load | {rate}/s for {secs} s ({total} webhooks, sent over {:.1} s) |",
-            send_window.as_secs_f64()
-        );
-        println!(
-            "| webhook answered 200 | {} (failed {}) |",
-            answered.len(),
-            failed.load(Ordering::Relaxed)
-        );
-        println!(
-            "| webhook HTTP answer p50 / p99 / max (ms) | {} / {} / {} |",
-            ms(percentile(&answered, 0.5)),
-            ms(percentile(&answered, 0.99)),
-            ms(answered.last().copied().unwrap_or_default())
-        );
-        println!(
-            "| delivered to SnapAct | {delivered} ({} coalesced into a newer change) in {requests} upsert requests |",
-            total.saturating_sub(delivered)
-        );
-        println!(
-            "| webhook in -> SnapAct POST p50 / p99 / max (ms) | {} / {} / {} |",
-            ms(percentile(&latencies, 0.5)),
-            ms(percentile(&latencies, 0.99)),
-            ms(latencies.last().copied().unwrap_or_default())
-        );
-        println!("| ingress, 32 connections, {ingress_secs} s | {ingress:.0} webhooks/s answered 200 |");
-        anyhow::Ok(())
-    })
+        Ok(Sample {
+            send_window,
+            answered,
+            failed: failed.load(Ordering::Relaxed),
+            delivered,
+            requests,
+            latencies,
+            ingress,
+        })
+    }
 }

@@ -3,9 +3,44 @@
 //! (`snapact_tests::catalogs`), next to what SnapAct must end up holding for
 //! them, so tests and benchmarks use the same inputs.
 
+pub mod report;
+
 pub use snapact_tests::catalogs::square_catalog;
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Value, json};
+
+/// The workspace root (this crate's parent folder).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The Cargo target directory the benchmarks run from: `CARGO_TARGET_DIR`
+/// (relative to the workspace root when relative), else `target/`.
+pub fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(t) if t.is_absolute() => t,
+        Some(t) => root.join(t),
+        None => root.join("target"),
+    }
+}
+
+/// A whole-number setting from the environment, `default` when unset; an
+/// error naming the variable when it is not a whole number.
+pub fn env_usize(name: &str, default: usize) -> anyhow::Result<usize> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a whole number")),
+        Err(_) => Ok(default),
+    }
+}
 
 /// A product feed (the format `snapact-host adapter new` adapters map) of
 /// `products` products, cycling through eight shapes like the generated
