@@ -234,7 +234,7 @@ fn config(
         "[snapact]\nbase_url = {sandbox_url:?}\n\
          [store]\npath = {:?}\n\
          [server]\nlisten = \"127.0.0.1:0\"\npublic_url = {PUBLIC_URL:?}\n\
-         [adapters]\ndir = {:?}\ncache_dir = {:?}\n",
+         [adapters]\ndir = {:?}\ncache_dir = {:?}\nrequire_signatures = false\n",
         dir.join("outbox.db").display().to_string(),
         adapters.display().to_string(),
         cache.display().to_string(),

@@ -160,6 +160,7 @@ async fn host(
             listen: String::new(),
             shop_extra: String::new(),
             env: Vec::new(),
+            require_signatures: false,
         },
     )?;
     let mut run = connector.start_run()?;
