@@ -1,17 +1,19 @@
 //! Compiled adapters on disk, so a restart does not recompile.
 //!
-//! A cache file is named by the component's sha256 and the engine's
-//! compatibility key. It holds a magic line, the sha256 of the compiled
-//! bytes, and the bytes; a file that is short, altered or from another
-//! engine is ignored (logged) and rewritten. Files are written to a temporary
-//! name and renamed, so a reader never sees a partial file.
+//! A cache file `<wasm sha256>-<engine key>.cwasm` holds exactly what
+//! `Component::serialize` wrote, so it can be mapped into memory rather than
+//! read (`Component::deserialize_file`): its code pages are file-backed,
+//! shared and loaded on first use, instead of a private copy of every
+//! compiled component (tens of MiB for a Python or JavaScript adapter). Next
+//! to it, `<same name>.sha256` holds the hex sha256 of the file; a file that
+//! is altered, half-written or has no digest is ignored (logged) and
+//! rewritten. Both are written to a temporary name and renamed, the code
+//! first, so a reader never sees a partial file.
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
-
-const MAGIC: &[u8; 16] = b"SNAPACT-CWASM-1\n";
 
 pub(crate) struct CodeCache {
     dir: PathBuf,
@@ -32,26 +34,36 @@ impl CodeCache {
     /// unusable).
     pub(crate) fn load(&self, engine: &Engine, wasm_digest_hex: &str) -> Option<Component> {
         let path = self.path(wasm_digest_hex);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+        let expected = match std::fs::read_to_string(digest_path(&path)) {
+            Ok(hex) => hex.trim().to_string(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read compiled-code cache digest; recompiling");
+                return None;
+            }
+        };
+        match file_sha256_hex(&path) {
+            Ok(actual) if actual == expected => {}
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "compiled-code cache file is corrupt; recompiling and rewriting it");
+                return None;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "cannot read compiled-code cache file; recompiling");
                 return None;
             }
-        };
-        let Some(code) = verified_payload(&bytes) else {
-            tracing::warn!(path = %path.display(), "compiled-code cache file is corrupt; recompiling and rewriting it");
-            return None;
-        };
-        // SAFETY: `Component::deserialize` runs the machine code it is given,
-        // so the bytes must come from `Component::serialize` of a compatible
-        // engine. They do: this host is the only writer of the cache folder,
-        // writes whole files atomically, and the sha256 just checked proves
-        // the bytes are the ones it wrote. Engine compatibility is part of
-        // the file name and is checked again by wasmtime, which returns an
-        // error (not undefined behaviour) on a mismatch.
-        let component = unsafe { Component::deserialize(engine, code) };
+        }
+        // SAFETY: `Component::deserialize_file` runs the machine code it is
+        // given, so the file must come from `Component::serialize` of a
+        // compatible engine, and must not change while mapped. It does not:
+        // this host is the only writer of the cache folder, replaces files
+        // only by renaming new ones over them (a mapping keeps the old
+        // inode), and the sha256 just checked proves the bytes are the ones
+        // it wrote. Engine compatibility is part of the file name and is
+        // checked again by wasmtime, which returns an error (not undefined
+        // behaviour) on a mismatch.
+        let component = unsafe { Component::deserialize_file(engine, &path) };
         match component {
             Ok(component) => Some(component),
             Err(e) => {
@@ -75,6 +87,14 @@ impl CodeCache {
             .map_err(|e| anyhow::anyhow!("failed to serialize compiled code: {e:#}"))?;
         std::fs::create_dir_all(&self.dir)?;
         let path = self.path(wasm_digest_hex);
+        let digest = hex::encode(Sha256::digest(&code));
+        self.replace(wasm_digest_hex, &path, &code)?;
+        self.replace(wasm_digest_hex, &digest_path(&path), digest.as_bytes())?;
+        Ok(())
+    }
+
+    /// Write `bytes` to `path` through a synced temporary file and a rename.
+    fn replace(&self, wasm_digest_hex: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let tmp = self.dir.join(format!(
             ".{wasm_digest_hex}.{}.{}.tmp",
             std::process::id(),
@@ -83,17 +103,36 @@ impl CodeCache {
                 .map(|d| d.as_nanos())
                 .unwrap_or_default()
         ));
-        let mut file_bytes = Vec::with_capacity(MAGIC.len() + 32 + code.len());
-        file_bytes.extend_from_slice(MAGIC);
-        file_bytes.extend_from_slice(&Sha256::digest(&code));
-        file_bytes.extend_from_slice(&code);
-        let result = write_synced(&tmp, &file_bytes).and_then(|()| std::fs::rename(&tmp, &path));
+        let result = write_synced(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
         if result.is_err() {
             // Best effort: the temporary file is ours; the error is reported.
             let _ = std::fs::remove_file(&tmp);
         }
-        Ok(result?)
+        result
     }
+}
+
+/// Where the digest of the cache file at `path` is kept.
+fn digest_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+/// The hex sha256 of a file, read in chunks (no copy of the whole file).
+fn file_sha256_hex(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -103,32 +142,33 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn verified_payload(bytes: &[u8]) -> Option<&[u8]> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    if rest.len() < 32 {
-        return None;
-    }
-    let (digest, code) = rest.split_at(32);
-    (Sha256::digest(code).as_slice() == digest).then_some(code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn payload_must_match_its_digest() {
-        let code = b"compiled";
-        let mut file = MAGIC.to_vec();
-        file.extend_from_slice(&Sha256::digest(code));
-        file.extend_from_slice(code);
-        assert_eq!(verified_payload(&file), Some(code.as_slice()));
+    fn a_file_is_used_only_with_its_digest_and_only_unaltered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = CodeCache::new(dir.path().to_path_buf(), "engine".into());
+        let path = cache.path("abc");
+        cache.replace("abc", &path, b"compiled").expect("write");
+        let engine = Engine::default();
+        assert!(cache.load(&engine, "abc").is_none(), "no digest: not used");
 
-        let mut altered = file.clone();
-        let last = altered.len() - 1;
-        altered[last] ^= 1;
-        assert_eq!(verified_payload(&altered), None);
-        assert_eq!(verified_payload(&file[..40]), None);
-        assert_eq!(verified_payload(b"garbage"), None);
+        let digest = hex::encode(Sha256::digest(b"compiled"));
+        cache
+            .replace("abc", &digest_path(&path), digest.as_bytes())
+            .expect("write digest");
+        assert_eq!(file_sha256_hex(&path).expect("hash"), digest);
+        std::fs::write(&path, b"compiles").expect("alter");
+        assert_ne!(file_sha256_hex(&path).expect("hash"), digest);
+        assert!(cache.load(&engine, "abc").is_none(), "altered: not used");
+        assert!(
+            digest_path(&path)
+                .to_string_lossy()
+                .ends_with("abc-engine.cwasm.sha256"),
+            "{}",
+            digest_path(&path).display()
+        );
     }
 }
