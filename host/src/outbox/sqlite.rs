@@ -275,7 +275,7 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, what: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite { what, source })
+        self.map_err(|error| StoreError::Sqlite { what, error })
     }
 }
 

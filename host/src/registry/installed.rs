@@ -75,12 +75,13 @@ pub struct InstalledVersion {
 #[derive(Debug, thiserror::Error)]
 pub enum InstalledError {
     /// A file or folder cannot be read or changed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// A local build's manifest is unreadable, so its version is unknown.
     #[error("{0}; rebuild it with `snapact-host adapter build` or remove it")]
@@ -159,9 +160,9 @@ fn list_versions(versions: &[Version]) -> String {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstalledError + '_ {
-    move |source| InstalledError::Io {
+    move |error| InstalledError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

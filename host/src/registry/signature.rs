@@ -68,12 +68,13 @@ pub enum KeyError {
         path: PathBuf,
     },
     /// A key file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// The operating system gave no randomness.
     #[error("cannot get randomness from the operating system for a new key: {0}")]
@@ -109,9 +110,9 @@ impl PublisherKey {
 
     /// Read a `.pub` file (one key, as `keys generate` writes it).
     pub fn from_file(path: &Path) -> Result<PublisherKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         PublisherKey::parse(&text)
     }
@@ -173,13 +174,10 @@ impl SecretKey {
 
     /// Read a private key file written by [`SecretKey::write_new`].
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
-        let text =
-            Zeroizing::new(
-                std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-            );
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| KeyError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?);
         warn_if_readable_by_others(path);
         let bad = || KeyError::BadSecretKey {
             path: path.to_path_buf(),
@@ -195,9 +193,9 @@ impl SecretKey {
     /// Write the key to a new file readable by its owner only (0600); an
     /// existing file is never overwritten.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io {
+        let io = |error| KeyError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -317,7 +315,7 @@ impl SignatureFile {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(SignatureError::Io { path, source }),
+            Err(error) => return Err(SignatureError::Io { path, error }),
         };
         SignatureFile::parse(&bytes, &path).map(Some)
     }
@@ -351,7 +349,7 @@ impl SignatureFile {
     pub fn write(&self, dir: &Path) -> Result<(), SignatureError> {
         let path = dir.join(SIGNATURE_FILE);
         super::installed::write_file_atomic(&path, &self.to_json())
-            .map_err(|source| SignatureError::Io { path, source })
+            .map_err(|error| SignatureError::Io { path, error })
     }
 }
 
@@ -467,12 +465,13 @@ pub enum SignatureError {
         message: String,
     },
     /// `adapter.sig` cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
 }
 
@@ -699,6 +698,15 @@ settings = ["currency"]
         assert!(
             e.to_string().contains("not a publisher private key file"),
             "{e}"
+        );
+        // A missing file: its path and the OS error, once (as `main` prints it).
+        let e = SecretKey::load(&dir.path().join("nope.key")).expect_err("missing");
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert!(shown.contains("nope.key"), "{shown}");
+        assert_eq!(
+            shown.matches("No such file or directory").count(),
+            1,
+            "{shown}"
         );
     }
 
