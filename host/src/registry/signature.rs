@@ -178,13 +178,15 @@ impl SecretKey {
             path: path.to_path_buf(),
             error,
         })?);
-        warn_if_readable_by_others(path);
         let bad = || KeyError::BadSecretKey {
             path: path.to_path_buf(),
         };
         let b64 = text.trim().strip_prefix(SECRET_PREFIX).ok_or_else(bad)?;
         let bytes = Zeroizing::new(B64.decode(b64).map_err(|_| bad())?);
         let seed: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| bad())?;
+        // Only once it is known to be a private key: a `.pub` given by
+        // mistake is readable by all, and is no secret.
+        warn_if_readable_by_others(path);
         Ok(SecretKey {
             key: SigningKey::from_bytes(seed),
         })
@@ -475,6 +477,38 @@ pub enum SignatureError {
     },
 }
 
+impl SignatureError {
+    /// The message for the package's publisher (`adapter pack`, `registry
+    /// publish`), whose fix for a signature that no longer matches is to
+    /// sign the package in `dir` again; other cases say what they always say.
+    pub fn for_publisher(&self, dir: &Path) -> String {
+        let sign_again = format!(
+            "sign it again with `snapact-host adapter sign {} --key KEY`",
+            dir.display()
+        );
+        match self {
+            SignatureError::DigestMismatch {
+                package,
+                key_id,
+                signed,
+                actual,
+            } => format!(
+                "{package}: adapter.wasm was changed after it was signed by key {key_id} (its \
+                 digest is sha256:{actual}, the signature covers {signed}): {sign_again}"
+            ),
+            SignatureError::BadSignature { package, key_id } => format!(
+                "{package}: the signature by key {key_id} does not match adapter.toml and \
+                 adapter.wasm (the manifest was changed after signing, or adapter.sig is \
+                 damaged): {sign_again}"
+            ),
+            SignatureError::Malformed { .. } => format!("{self}: {sign_again}"),
+            SignatureError::Unsigned { .. }
+            | SignatureError::UntrustedKey { .. }
+            | SignatureError::Io { .. } => self.to_string(),
+        }
+    }
+}
+
 /// What a valid signature says, before any trust decision.
 #[derive(Debug, Clone)]
 pub struct VerifiedSignature {
@@ -708,6 +742,38 @@ settings = ["currency"]
             1,
             "{shown}"
         );
+    }
+
+    #[test]
+    fn a_publisher_is_told_to_sign_again_not_to_reinstall() {
+        let dir = Path::new("pkgs/square");
+        let changed = SignatureError::DigestMismatch {
+            package: "adapter square@1.2.0 (pkgs/square)".into(),
+            key_id: "3f2a9c1d7e5b8a60".into(),
+            signed: format!("sha256:{}", "ab".repeat(32)),
+            actual: "cd".repeat(32),
+        };
+        let damaged = SignatureError::BadSignature {
+            package: "adapter square@1.2.0 (pkgs/square)".into(),
+            key_id: "3f2a9c1d7e5b8a60".into(),
+        };
+        for e in [changed, damaged] {
+            // An operator is told to get the package again...
+            assert!(e.to_string().contains("install the package again"), "{e}");
+            // ...its publisher to sign it again.
+            let shown = e.for_publisher(dir);
+            assert!(
+                shown.contains(
+                    "sign it again with `snapact-host adapter sign pkgs/square --key KEY`"
+                ),
+                "{shown}"
+            );
+            assert!(!shown.contains("install the package again"), "{shown}");
+            assert!(
+                shown.starts_with("adapter square@1.2.0 (pkgs/square): "),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

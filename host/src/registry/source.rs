@@ -346,7 +346,7 @@ impl RegistryDir {
                     .map_err(|e| RegistryError::Refused(e.to_string()))?;
                 Some(
                     verify_signature_file(pkg, file)
-                        .map_err(|e| RegistryError::Refused(e.to_string()))?,
+                        .map_err(|e| RegistryError::Refused(e.for_publisher(pkg.dir())))?,
                 )
             }
             None if allow_unsigned => None,
