@@ -982,6 +982,48 @@ fn the_private_key_never_appears_in_output() {
     );
 }
 
+/// `snapact-host adapter list --json | head -0`: the reader is gone before
+/// anything is written. The command ends (by SIGPIPE, as Unix tools do)
+/// without a panic and its backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_standard_output_ends_an_offline_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let w = World::new();
+    for args in [
+        &["adapter", "list", "--json"][..],
+        &["keys", "generate", "--out", "piped"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(w.tmp.path())
+            .env("SNAPACT_CONFIG", &w.config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run snapact-host");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked"),
+            "{args:?} panicked on the closed pipe: {stderr}"
+        );
+        assert_eq!(
+            out.status.signal(),
+            Some(SIGPIPE),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// SIGPIPE's number (Linux and macOS).
+#[cfg(unix)]
+const SIGPIPE: i32 = 13;
+
 /// Serve `root` as static files on 127.0.0.1 (GET only, no listing).
 async fn serve(root: PathBuf) -> (String, tokio::task::JoinHandle<()>) {
     use axum::extract::{Path as UrlPath, State};
