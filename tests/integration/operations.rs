@@ -92,6 +92,8 @@ public_url = "https://connector.example.ng"
 
 [adapters]
 dir = "{adapters}"
+# The test build is unsigned; signatures have their own tests (registry::).
+require_signatures = false
 cache_dir = "{cache}"
 
 [relay]
