@@ -472,7 +472,7 @@ pub(super) fn list(args: ListArgs) -> anyhow::Result<u8> {
                 (None, _) => "not in the cached index".into(),
             };
             println!(
-                "  {} {:<10} {:<12} {:<36} {}",
+                "  {} {:<10} {:<12} {:<40} {}",
                 if v.selected { "*" } else { " " },
                 v.version.to_string(),
                 v.location.to_string(),
