@@ -546,6 +546,9 @@ fn parse_setting(s: &str) -> Result<(String, String), String> {
 /// and benchmarks spawn, so they run exactly the program operators run.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_offline() {
+        exit_quietly_on_closed_stdout();
+    }
     crate::telemetry::init(cli.log_format, None);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -563,6 +566,37 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+impl Command {
+    /// Whether the command opens no network connection of its own: it
+    /// reads and writes files, the store, and its standard streams.
+    pub fn is_offline(&self) -> bool {
+        match self {
+            Command::Status(_) | Command::Outbox(_) | Command::Keys(_) | Command::Registry(_) => {
+                true
+            }
+            Command::Adapter(cmd) => !matches!(
+                cmd,
+                AdapterCommand::Search(_) | AdapterCommand::Install(_) | AdapterCommand::Refresh(_)
+            ),
+            Command::Run(_) | Command::Dev(_) | Command::Sandbox(_) | Command::Import(_) => false,
+        }
+    }
+}
+
+/// Let a closed standard output end the process as it ends other Unix
+/// tools (`snapact-host status --json | head -1`), instead of `println!`
+/// panicking on the broken pipe. Only for offline commands: Rust ignores
+/// SIGPIPE so that a peer closing a socket is an error, not a kill, and the
+/// commands that talk to the network keep that.
+fn exit_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called from `main` before any thread or runtime is started;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

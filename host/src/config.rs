@@ -18,12 +18,13 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why: part of the message, and so not also a `source` (which
+        /// `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// The TOML is malformed or has unknown keys.
     #[error("{path}: {message}")]
@@ -450,9 +451,9 @@ pub struct Overrides {
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_toml(&text, &path.display().to_string(), overrides, &ProcessEnv)
     }
@@ -686,9 +687,9 @@ impl AdaptersConfig {
     /// but shops are not validated and no secret is read, so installing an
     /// adapter does not need the shops' credentials at hand.
     pub fn load(path: &Path, overrides: &Overrides) -> Result<AdaptersConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
@@ -901,6 +902,32 @@ fn validate(raw: RawConfig, o: &Overrides, env: &dyn Env) -> Result<Config, Conf
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn a_missing_config_file_names_the_os_error_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nope.toml");
+        let e = Config::load(&path, &Overrides::default()).expect_err("no such file");
+        // As `main` prints it: the message, then each cause.
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert!(shown.starts_with("cannot read config file"), "{shown}");
+        assert!(
+            shown.contains("No such file or directory"),
+            "the OS error is shown: {shown}"
+        );
+        assert_eq!(
+            shown.matches("No such file or directory").count(),
+            1,
+            "the OS error is shown once: {shown}"
+        );
+        let e = AdaptersConfig::load(&path, &Overrides::default()).expect_err("no such file");
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(
+            shown.matches("No such file or directory").count(),
+            1,
+            "{shown}"
+        );
+    }
 
     #[test]
     fn poll_intervals() {

@@ -2,7 +2,8 @@
 //!
 //! - `GET /healthz`: liveness; 200 `ok` while the process serves HTTP.
 //! - `GET /readyz`: 200 `ready` when at least one shop's adapter is loaded
-//!   and the store takes writes; else 503 with the reason as text.
+//!   and not withdrawn (revoked), and the store takes writes; else 503 with
+//!   the reason as text.
 //! - `GET /metrics`: Prometheus text format 0.0.4 ([`crate::metrics`]),
 //!   store gauges read at scrape time.
 
@@ -48,6 +49,23 @@ pub fn router(ops: Operations) -> Router {
 pub async fn readiness(ops: &Operations) -> Result<(), String> {
     if ops.shops.is_empty() {
         return Err("no adapter loaded: the config has no [[shop]]".to_owned());
+    }
+    // A withdrawn (revoked) adapter is loaded but never called: a host
+    // whose every shop is withdrawn does no work, and says why.
+    let withdrawn: Vec<String> = ops
+        .shops
+        .iter()
+        .filter_map(|s| {
+            s.adapter
+                .withdrawn()
+                .map(|why| format!("shop {}: {why}", s.config.id))
+        })
+        .collect();
+    if withdrawn.len() == ops.shops.len() {
+        return Err(format!(
+            "no adapter may run (each shop's was revoked): {}",
+            withdrawn.join("; ")
+        ));
     }
     match tokio::time::timeout(STORE_PROBE_WAIT * 3, ops.store.ping(STORE_PROBE_WAIT)).await {
         Ok(Ok(())) => Ok(()),

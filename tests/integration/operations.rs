@@ -92,8 +92,9 @@ public_url = "https://connector.example.ng"
 
 [adapters]
 dir = "{adapters}"
-cache_dir = "{cache}"
+# The test build is unsigned; signatures have their own tests (registry::).
 require_signatures = false
+cache_dir = "{cache}"
 
 [relay]
 backoff_base_ms = 10

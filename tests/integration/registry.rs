@@ -460,6 +460,10 @@ fn tampered_untrusted_and_unsigned_packages_are_refused() {
         shown.contains("adapter.wasm was changed after it was signed by key"),
         "{shown}"
     );
+    assert!(
+        shown.contains("the registry or the connection altered it; do not install it"),
+        "{shown}"
+    );
     assert!(!w.adapters.join("square/1.1.0").exists());
 
     // Signed by a key the operator does not trust.
@@ -490,8 +494,17 @@ fn tampered_untrusted_and_unsigned_packages_are_refused() {
     ]);
     let stranger = std::fs::read_to_string(stranger_dir.join("publisher.pub")).expect("pub");
     assert!(
-        shown.contains("which is not in [adapters] trusted_keys"),
+        shown.contains("refusing to install square@1.2.0 from"),
         "{shown}"
+    );
+    assert!(
+        shown.contains("it is signed by key")
+            && shown.contains("which is not in [adapters] trusted_keys"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("adapter square@1.2.0 ("),
+        "the download is named once, not as a folder: {shown}"
     );
     assert!(
         shown.contains(stranger.trim()),
@@ -531,11 +544,21 @@ fn tampered_untrusted_and_unsigned_packages_are_refused() {
         "registry",
         "--yes",
     ]);
-    assert!(shown.contains("adapter square@1.3.0"), "{shown}");
+    assert!(
+        shown.contains("refusing to install square@1.3.0 from"),
+        "{shown}"
+    );
     assert!(
         shown.contains("is not signed, and [adapters] require_signatures is on"),
         "{shown}"
     );
+    // It points at the newest version signed by a trusted key, not at
+    // signing the registry's download on this machine.
+    assert!(
+        shown.contains("install a signed version instead (`snapact-host adapter install square@=1.1.0 --registry"),
+        "{shown}"
+    );
+    assert!(!shown.contains("adapter sign"), "{shown}");
 
     // With signatures not required (development), the unsigned one
     // installs, is said to be unsigned, and loads.
@@ -939,7 +962,67 @@ fn the_private_key_never_appears_in_output() {
     }
     let shown = w.fails(&["keys", "generate", "--out", "keys"]);
     assert!(shown.contains("is never overwritten"), "{shown}");
+
+    // The public key file given where the private one belongs: refused as
+    // not a private key, without claiming that a private key was exposed.
+    let pkg = pkg.to_str().expect("utf-8");
+    let shown = w.fails(&["adapter", "sign", pkg, "--key", "keys/publisher.pub"]);
+    assert!(
+        shown.contains("not a publisher private key file"),
+        "{shown}"
+    );
+    assert!(!shown.contains("readable by other users"), "{shown}");
+    // A missing key file: named, with the OS error said once.
+    let shown = w.fails(&["adapter", "sign", pkg, "--key", "keys/nope.key"]);
+    assert!(shown.contains("keys/nope.key"), "{shown}");
+    assert_eq!(
+        shown.matches("No such file or directory").count(),
+        1,
+        "{shown}"
+    );
 }
+
+/// `snapact-host adapter list --json | head -0`: the reader is gone before
+/// anything is written. The command ends (by SIGPIPE, as Unix tools do)
+/// without a panic and its backtrace.
+#[cfg(unix)]
+#[test]
+fn a_closed_standard_output_ends_an_offline_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let w = World::new();
+    for args in [
+        &["adapter", "list", "--json"][..],
+        &["keys", "generate", "--out", "piped"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(w.tmp.path())
+            .env("SNAPACT_CONFIG", &w.config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run snapact-host");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked"),
+            "{args:?} panicked on the closed pipe: {stderr}"
+        );
+        assert_eq!(
+            out.status.signal(),
+            Some(SIGPIPE),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// SIGPIPE's number (Linux and macOS).
+#[cfg(unix)]
+const SIGPIPE: i32 = 13;
 
 /// Serve `root` as static files on 127.0.0.1 (GET only, no listing).
 async fn serve(root: PathBuf) -> (String, tokio::task::JoinHandle<()>) {

@@ -139,10 +139,7 @@ pub(super) fn pack(args: PackArgs) -> anyhow::Result<u8> {
     let signer = match signature::verify_package(&opened.package) {
         Ok(Some(v)) => format!("signed by key {}", v.key.id()),
         Ok(None) => "unsigned".into(),
-        Err(e) => bail!(
-            "{}; sign it again with `snapact-host adapter sign`",
-            opened.shown(e)
-        ),
+        Err(e) => bail!("{}", opened.shown(e.for_publisher(opened.package.dir()))),
     };
     let bytes = opened.files.pack();
     installed::write_file_atomic(&args.output, &bytes)
@@ -475,7 +472,7 @@ pub(super) fn list(args: ListArgs) -> anyhow::Result<u8> {
                 (None, _) => "not in the cached index".into(),
             };
             println!(
-                "  {} {:<10} {:<12} {:<36} {}",
+                "  {} {:<10} {:<12} {:<40} {}",
                 if v.selected { "*" } else { " " },
                 v.version.to_string(),
                 v.location.to_string(),

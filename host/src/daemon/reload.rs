@@ -405,7 +405,7 @@ fn keep_or_withdraw(config: &WatchConfig, shop: &Arc<Shop>, why: &str) {
                 current.version()
             );
             shop.adapter.withdraw(format!(
-                "{}@{} was revoked ({revoked})",
+                "{}@{} is {revoked}",
                 current.id(),
                 current.version()
             ));

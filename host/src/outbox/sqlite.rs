@@ -191,8 +191,7 @@ impl SqliteStore {
             .ctx("setting the busy timeout")?;
         // WAL lets status readers (another process running `outbox status`)
         // proceed while the relay writes; FULL makes each commit durable.
-        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
-            .ctx("enabling WAL")?;
+        enable_wal(&conn)?;
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .ctx("setting durability pragmas")?;
         migrate(&mut conn)?;
@@ -226,6 +225,32 @@ impl SqliteStore {
                 .ctx("reading the schema version")
         })
         .await
+    }
+}
+
+/// Switch to WAL. SQLite answers SQLITE_BUSY to the switch without calling
+/// the busy handler while another connection holds the lock it needs, so
+/// `busy_timeout` alone does not cover processes opening a new database at
+/// the same moment (`run` and `import` started together): retry for as
+/// long as the busy timeout.
+fn enable_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => {
+                return Err(StoreError::Sqlite {
+                    what: "enabling WAL",
+                    error,
+                });
+            }
+        }
     }
 }
 
@@ -275,7 +300,7 @@ trait Ctx<T> {
 
 impl<T> Ctx<T> for rusqlite::Result<T> {
     fn ctx(self, what: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Sqlite { what, source })
+        self.map_err(|error| StoreError::Sqlite { what, error })
     }
 }
 

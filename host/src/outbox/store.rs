@@ -197,13 +197,13 @@ pub enum DrainOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or failed.
-    #[error("outbox database error while {what}: {source}")]
+    #[error("outbox database error while {what}: {error}")]
     Sqlite {
         /// The operation.
         what: &'static str,
-        /// The cause.
-        #[source]
-        source: rusqlite::Error,
+        /// The cause: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: rusqlite::Error,
     },
     /// A stored row could not be read back.
     #[error("outbox row {row} is unreadable: {reason}")]

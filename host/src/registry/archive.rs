@@ -39,12 +39,13 @@ pub struct PackageFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// A file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// The archive is not a package archive.
     #[error("{origin}: not an adapter package archive: {message}")]
@@ -74,15 +75,15 @@ impl PackageFiles {
     pub fn read_dir(dir: &Path) -> Result<PackageFiles, ArchiveError> {
         let read = |name: &str| {
             let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| ArchiveError::Io { path, source })
+            std::fs::read(&path).map_err(|error| ArchiveError::Io { path, error })
         };
         let signature = match std::fs::read(dir.join(SIGNATURE_FILE)) {
             Ok(b) => Some(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
+            Err(error) => {
                 return Err(ArchiveError::Io {
                     path: dir.join(SIGNATURE_FILE),
-                    source,
+                    error,
                 });
             }
         };
@@ -101,7 +102,7 @@ impl PackageFiles {
         }
         for (name, bytes) in files {
             let path = dir.join(name);
-            write_synced(&path, bytes).map_err(|source| ArchiveError::Io { path, source })?;
+            write_synced(&path, bytes).map_err(|error| ArchiveError::Io { path, error })?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use semver::{Version, VersionReq};
 use super::archive::PackageFiles;
 use super::index::{Index, Status, VersionEntry};
 use super::installed::{Staging, save_cached_index};
-use super::signature::{SignatureStatus, TrustPolicy};
+use super::signature::{SignatureError, SignatureStatus, TrustPolicy};
 use super::source::RegistrySource;
 use super::{Package, SignatureFile};
 
@@ -194,9 +194,11 @@ pub async fn stage(
     let package = Package::open(staging.path())
         .map_err(|e| anyhow::anyhow!("{what} cannot run on this host: {}", shown(&e)))?;
     check_matches_index(&package, &files, &entry, id, &what)?;
-    let signature = policy
-        .check(&package)
-        .map_err(|e| anyhow::anyhow!("refusing to install {what}: {}", shown(&e)))?;
+    let signature = policy.check(&package).map_err(|e| {
+        let alternative = signed_alternative(&index, id, &entry.version, policy)
+            .map(|v| format!("snapact-host adapter install {id}@={v} --registry {registry}"));
+        signature_refusal(&e, &what, alternative.as_deref(), &shown(&e))
+    })?;
     Ok(StagedInstall {
         staging,
         package,
@@ -204,6 +206,78 @@ pub async fn stage(
         signature,
         index,
     })
+}
+
+/// The newest other version of `id` the registry lists for this host's WIT
+/// whose signer the operator trusts: what to install instead of an
+/// unsigned one.
+fn signed_alternative(
+    index: &Index,
+    id: &str,
+    refused: &Version,
+    policy: &TrustPolicy,
+) -> Option<Version> {
+    let trusted = |key_id: &str| policy.trusted_keys.iter().any(|k| k.id() == key_id);
+    index
+        .versions(id)
+        .iter()
+        .filter(|v| {
+            &v.version != refused
+                && v.status == Status::Listed
+                && runs_here(v)
+                && v.key_id.as_deref().is_some_and(trusted)
+        })
+        .map(|v| &v.version)
+        .max()
+        .cloned()
+}
+
+/// A signature refusal, said for an install: the package is the
+/// registry's, so the advice is about the registry and the publisher, not
+/// about a folder on this machine. `shown` is the policy's own message,
+/// for the cases with nothing more to say.
+fn signature_refusal(
+    e: &SignatureError,
+    what: &str,
+    alternative: Option<&str>,
+    shown: &str,
+) -> anyhow::Error {
+    match e {
+        SignatureError::Unsigned { .. } => anyhow::anyhow!(
+            "refusing to install {what}: it is not signed, and [adapters] require_signatures is on: {}",
+            match alternative {
+                Some(cmd) => format!(
+                    "install a signed version instead (`{cmd}`), or ask the publisher to sign this one"
+                ),
+                None => "ask the publisher for a signed release".to_string(),
+            }
+        ),
+        SignatureError::UntrustedKey {
+            key_id, public_key, ..
+        } => anyhow::anyhow!(
+            "refusing to install {what}: it is signed by key {key_id}, which is not in [adapters] \
+             trusted_keys: if you trust this publisher, add \"{public_key}\" to trusted_keys (check \
+             the key with them first); otherwise do not use this package"
+        ),
+        SignatureError::DigestMismatch {
+            key_id,
+            signed,
+            actual,
+            ..
+        } => anyhow::anyhow!(
+            "refusing to install {what}: adapter.wasm was changed after it was signed by key {key_id} \
+             (its digest is sha256:{actual}, the signature covers {signed}): the registry or the \
+             connection altered it; do not install it, and tell the publisher"
+        ),
+        SignatureError::BadSignature { key_id, .. } => anyhow::anyhow!(
+            "refusing to install {what}: the signature by key {key_id} does not match adapter.toml \
+             and adapter.wasm: the registry or the connection altered the package; do not install \
+             it, and tell the publisher"
+        ),
+        SignatureError::Malformed { .. } | SignatureError::Io { .. } => {
+            anyhow::anyhow!("refusing to install {what}: {shown}")
+        }
+    }
 }
 
 /// The package must be what the index says it is.

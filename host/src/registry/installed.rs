@@ -75,12 +75,13 @@ pub struct InstalledVersion {
 #[derive(Debug, thiserror::Error)]
 pub enum InstalledError {
     /// A file or folder cannot be read or changed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// A local build's manifest is unreadable, so its version is unknown.
     #[error("{0}; rebuild it with `snapact-host adapter build` or remove it")]
@@ -159,9 +160,9 @@ fn list_versions(versions: &[Version]) -> String {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> InstalledError + '_ {
-    move |source| InstalledError::Io {
+    move |error| InstalledError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -509,9 +510,8 @@ pub fn resolve(
                         adapter = %id,
                         revoked = %list_versions(&passed_over),
                         selected = %version,
-                        "revoked adapter version(s) passed over; running {id}@{version} instead: \
-                         install the registry's replacement with `snapact-host adapter install`, \
-                         and remove the revoked version with `snapact-host adapter remove`"
+                        "revoked adapter version(s) passed over; running {id}@{version} instead: {}",
+                        passed_over_advice(id, version, &refusals)
                     );
                 }
                 if let SignatureStatus::Untrusted { key_id, .. } = &signature {
@@ -531,10 +531,18 @@ pub fn resolve(
             }
             Err(refusal) => {
                 refusals.push((version.clone(), refusal));
+                // What rollback would select: an older match that is not
+                // revoked (a revoked one would be passed over in turn).
+                let revoked = |v: &Version| {
+                    index
+                        .as_ref()
+                        .and_then(|i| i.entry(id, v))
+                        .is_some_and(|e| e.status == Status::Revoked)
+                };
                 let older: Vec<&Version> = matching
                     .iter()
                     .map(|v| &v.version)
-                    .filter(|v| *v < version && !tried.contains(*v))
+                    .filter(|v| *v < version && !tried.contains(*v) && !revoked(v))
                     .collect();
                 let hint = match older.first() {
                     Some(prev) => format!(
@@ -564,6 +572,38 @@ pub fn resolve(
             "; install a version that is not revoked with `snapact-host adapter install {spec} --registry URL`"
         ),
     }))
+}
+
+/// Why each revoked version was passed over, and what to do: install the
+/// registry's replacement when it is not what runs now, remove the revoked
+/// copies.
+fn passed_over_advice(id: &str, selected: &Version, refusals: &[(Version, Refusal)]) -> String {
+    let mut parts = Vec::new();
+    for (version, refusal) in refusals {
+        let Refusal::Revoked {
+            reason,
+            replacement,
+        } = refusal
+        else {
+            continue;
+        };
+        let why = reason.as_deref().unwrap_or("no reason given");
+        let next = match replacement {
+            Some(r) if r == selected => {
+                format!("{id}@{r}, the registry's replacement, runs now")
+            }
+            Some(r) => format!(
+                "the registry's replacement is {r}: install it with \
+                 `snapact-host adapter install {id}@={r}`"
+            ),
+            None => "the registry lists no replacement".to_string(),
+        };
+        parts.push(format!(
+            "{id}@{version} was revoked by the registry ({why}); {next}; remove it with \
+             `snapact-host adapter remove {id}@{version}`"
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Open a candidate and check it is what its place says and signed as the
@@ -1235,6 +1275,61 @@ mod tests {
             shown.contains("1.2.0: revoked by the registry (leaks tokens); move to 1.3.0"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_warning_about_a_passed_over_version_says_why_and_what_to_do() {
+        let v = |s: &str| Version::parse(s).expect("version");
+        let revoked = |replacement: Option<&str>| Refusal::Revoked {
+            reason: Some("leaks tokens".into()),
+            replacement: replacement.map(v),
+        };
+        // The replacement is not installed: install it, remove the revoked one.
+        let advice =
+            passed_over_advice("demo", &v("1.1.0"), &[(v("1.2.0"), revoked(Some("1.3.0")))]);
+        assert_eq!(
+            advice,
+            "demo@1.2.0 was revoked by the registry (leaks tokens); the registry's replacement is \
+             1.3.0: install it with `snapact-host adapter install demo@=1.3.0`; remove it with \
+             `snapact-host adapter remove demo@1.2.0`"
+        );
+        // The replacement is what now runs: only the removal is left to do.
+        let advice =
+            passed_over_advice("demo", &v("1.1.0"), &[(v("1.2.0"), revoked(Some("1.1.0")))]);
+        assert!(
+            advice.contains("demo@1.1.0, the registry's replacement, runs now"),
+            "{advice}"
+        );
+        assert!(!advice.contains("adapter install"), "{advice}");
+        let advice = passed_over_advice("demo", &v("1.1.0"), &[(v("1.2.0"), revoked(None))]);
+        assert!(
+            advice.contains("the registry lists no replacement"),
+            "{advice}"
+        );
+    }
+
+    #[test]
+    fn a_refused_newest_version_never_points_rollback_at_a_revoked_one() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::generate().expect("key");
+        for v in ["1.0.0", "1.1.0"] {
+            install(root.path(), "demo", v, Some(&key));
+        }
+        // The newest is unsigned, the one below it revoked: rollback would
+        // end on 1.0.0, so that is the version the hint names.
+        install(root.path(), "demo", "1.2.0", None);
+        revoke(
+            root.path(),
+            "demo",
+            &[("1.0.0", Status::Listed), ("1.1.0", Status::Revoked)],
+        );
+        let e = resolve(root.path(), &spec("demo"), &trusting(&key)).expect_err("unsigned");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("`snapact-host adapter rollback demo` to select 1.0.0"),
+            "{shown}"
+        );
+        assert!(!shown.contains("to select 1.1.0"), "{shown}");
     }
 
     #[test]

@@ -29,12 +29,13 @@ pub struct Package {
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
     /// A file of the package cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// `adapter.toml` is invalid.
     #[error(transparent)]
@@ -92,9 +93,9 @@ impl Package {
         check_wit(&manifest, &manifest_path)?;
 
         let wasm_path = dir.join(WASM_FILE);
-        let wasm = std::fs::read(&wasm_path).map_err(|source| PackageError::Io {
+        let wasm = std::fs::read(&wasm_path).map_err(|error| PackageError::Io {
             path: wasm_path.clone(),
-            source,
+            error,
         })?;
         let digest: [u8; 32] = Sha256::digest(&wasm).into();
         let (imports, exports) = component_names(&wasm, &wasm_path)?;

@@ -68,12 +68,13 @@ pub enum KeyError {
         path: PathBuf,
     },
     /// A key file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// The operating system gave no randomness.
     #[error("cannot get randomness from the operating system for a new key: {0}")]
@@ -109,9 +110,9 @@ impl PublisherKey {
 
     /// Read a `.pub` file (one key, as `keys generate` writes it).
     pub fn from_file(path: &Path) -> Result<PublisherKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         PublisherKey::parse(&text)
     }
@@ -173,20 +174,19 @@ impl SecretKey {
 
     /// Read a private key file written by [`SecretKey::write_new`].
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
-        let text =
-            Zeroizing::new(
-                std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?,
-            );
-        warn_if_readable_by_others(path);
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| KeyError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?);
         let bad = || KeyError::BadSecretKey {
             path: path.to_path_buf(),
         };
         let b64 = text.trim().strip_prefix(SECRET_PREFIX).ok_or_else(bad)?;
         let bytes = Zeroizing::new(B64.decode(b64).map_err(|_| bad())?);
         let seed: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| bad())?;
+        // Only once it is known to be a private key: a `.pub` given by
+        // mistake is readable by all, and is no secret.
+        warn_if_readable_by_others(path);
         Ok(SecretKey {
             key: SigningKey::from_bytes(seed),
         })
@@ -195,9 +195,9 @@ impl SecretKey {
     /// Write the key to a new file readable by its owner only (0600); an
     /// existing file is never overwritten.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io {
+        let io = |error| KeyError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -317,7 +317,7 @@ impl SignatureFile {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(SignatureError::Io { path, source }),
+            Err(error) => return Err(SignatureError::Io { path, error }),
         };
         SignatureFile::parse(&bytes, &path).map(Some)
     }
@@ -351,7 +351,7 @@ impl SignatureFile {
     pub fn write(&self, dir: &Path) -> Result<(), SignatureError> {
         let path = dir.join(SIGNATURE_FILE);
         super::installed::write_file_atomic(&path, &self.to_json())
-            .map_err(|source| SignatureError::Io { path, source })
+            .map_err(|error| SignatureError::Io { path, error })
     }
 }
 
@@ -467,13 +467,46 @@ pub enum SignatureError {
         message: String,
     },
     /// `adapter.sig` cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
+}
+
+impl SignatureError {
+    /// The message for the package's publisher (`adapter pack`, `registry
+    /// publish`), whose fix for a signature that no longer matches is to
+    /// sign the package in `dir` again; other cases say what they always say.
+    pub fn for_publisher(&self, dir: &Path) -> String {
+        let sign_again = format!(
+            "sign it again with `snapact-host adapter sign {} --key KEY`",
+            dir.display()
+        );
+        match self {
+            SignatureError::DigestMismatch {
+                package,
+                key_id,
+                signed,
+                actual,
+            } => format!(
+                "{package}: adapter.wasm was changed after it was signed by key {key_id} (its \
+                 digest is sha256:{actual}, the signature covers {signed}): {sign_again}"
+            ),
+            SignatureError::BadSignature { package, key_id } => format!(
+                "{package}: the signature by key {key_id} does not match adapter.toml and \
+                 adapter.wasm (the manifest was changed after signing, or adapter.sig is \
+                 damaged): {sign_again}"
+            ),
+            SignatureError::Malformed { .. } => format!("{self}: {sign_again}"),
+            SignatureError::Unsigned { .. }
+            | SignatureError::UntrustedKey { .. }
+            | SignatureError::Io { .. } => self.to_string(),
+        }
+    }
 }
 
 /// What a valid signature says, before any trust decision.
@@ -700,6 +733,47 @@ settings = ["currency"]
             e.to_string().contains("not a publisher private key file"),
             "{e}"
         );
+        // A missing file: its path and the OS error, once (as `main` prints it).
+        let e = SecretKey::load(&dir.path().join("nope.key")).expect_err("missing");
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert!(shown.contains("nope.key"), "{shown}");
+        assert_eq!(
+            shown.matches("No such file or directory").count(),
+            1,
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_publisher_is_told_to_sign_again_not_to_reinstall() {
+        let dir = Path::new("pkgs/square");
+        let changed = SignatureError::DigestMismatch {
+            package: "adapter square@1.2.0 (pkgs/square)".into(),
+            key_id: "3f2a9c1d7e5b8a60".into(),
+            signed: format!("sha256:{}", "ab".repeat(32)),
+            actual: "cd".repeat(32),
+        };
+        let damaged = SignatureError::BadSignature {
+            package: "adapter square@1.2.0 (pkgs/square)".into(),
+            key_id: "3f2a9c1d7e5b8a60".into(),
+        };
+        for e in [changed, damaged] {
+            // An operator is told to get the package again...
+            assert!(e.to_string().contains("install the package again"), "{e}");
+            // ...its publisher to sign it again.
+            let shown = e.for_publisher(dir);
+            assert!(
+                shown.contains(
+                    "sign it again with `snapact-host adapter sign pkgs/square --key KEY`"
+                ),
+                "{shown}"
+            );
+            assert!(!shown.contains("install the package again"), "{shown}");
+            assert!(
+                shown.starts_with("adapter square@1.2.0 (pkgs/square): "),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -43,12 +43,13 @@ pub enum RegistryError {
         message: String,
     },
     /// A file cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error: part of the message, and so not also a `source`
+        /// (which `{:#}` would print a second time).
+        error: std::io::Error,
     },
     /// A download failed.
     #[error("{url}: {message}")]
@@ -187,9 +188,9 @@ impl RegistrySource {
         match self {
             RegistrySource::Dir(dir) => {
                 let path = dir.join(rel);
-                let io = |source| RegistryError::Io {
+                let io = |error| RegistryError::Io {
                     path: path.clone(),
-                    source,
+                    error,
                 };
                 let meta = tokio::fs::metadata(&path).await.map_err(io)?;
                 if meta.len() > max {
@@ -293,7 +294,7 @@ impl RegistryDir {
     pub fn open(dir: &Path) -> Result<RegistryDir, RegistryError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| RegistryError::Io { path, source }
+            move |error| RegistryError::Io { path, error }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lock_path = dir.join(".lock");
@@ -325,7 +326,7 @@ impl RegistryDir {
     fn save(&self) -> Result<(), RegistryError> {
         let path = self.dir.join(INDEX_FILE);
         write_file_atomic(&path, &self.index.to_json())
-            .map_err(|source| RegistryError::Io { path, source })
+            .map_err(|error| RegistryError::Io { path, error })
     }
 
     /// Add a package (its folder, already opened and checked with
@@ -345,7 +346,7 @@ impl RegistryDir {
                     .map_err(|e| RegistryError::Refused(e.to_string()))?;
                 Some(
                     verify_signature_file(pkg, file)
-                        .map_err(|e| RegistryError::Refused(e.to_string()))?,
+                        .map_err(|e| RegistryError::Refused(e.for_publisher(pkg.dir())))?,
                 )
             }
             None if allow_unsigned => None,
@@ -374,16 +375,16 @@ impl RegistryDir {
         let rel = format!("packages/{}/{}-{}.tar", m.id, m.id, m.version);
         let path = self.dir.join(&rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| RegistryError::Io {
+            std::fs::create_dir_all(parent).map_err(|error| RegistryError::Io {
                 path: parent.to_path_buf(),
-                source,
+                error,
             })?;
         }
         // The archive first, then the index naming it: a reader never
         // sees an index entry without its file.
-        write_file_atomic(&path, &archive).map_err(|source| RegistryError::Io {
+        write_file_atomic(&path, &archive).map_err(|error| RegistryError::Io {
             path: path.clone(),
-            source,
+            error,
         })?;
         let entry = VersionEntry {
             version: m.version.clone(),
