@@ -323,6 +323,12 @@ impl Daemon {
         )
         .with_metrics(Arc::clone(&metrics));
         let (stop, stop_rx) = watch::channel(false);
+        let wakers: Vec<Arc<tokio::sync::Notify>> = relays.wakers().collect();
+        tokio::spawn(wake_on_external_writes(
+            Arc::clone(&store),
+            wakers,
+            stop_rx.clone(),
+        ));
         let router = operations::router(Operations {
             store: Arc::clone(&store),
             shops: shops.clone(),
@@ -381,6 +387,43 @@ impl Daemon {
         match self.server.await {
             Ok(r) => r,
             Err(e) => Err(anyhow::anyhow!("the HTTP server task failed: {e}")),
+        }
+    }
+}
+
+/// How often the daemon looks for commits by other processes.
+const EXTERNAL_WRITES_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Wake every relay when another process (`import`, `outbox retry`)
+/// commits to the store, so its changes go out at once rather than on the
+/// relays' idle poll. One `PRAGMA data_version` per tick for the whole host.
+async fn wake_on_external_writes(
+    store: Arc<SqliteStore>,
+    relays: Vec<Arc<tokio::sync::Notify>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut seen = store.data_version().await.ok();
+    let mut tick = tokio::time::interval(EXTERNAL_WRITES_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        match store.data_version().await {
+            Ok(v) if Some(v) != seen => {
+                seen = Some(v);
+                tracing::debug!("another process wrote to the store; waking the relays");
+                for relay in &relays {
+                    relay.notify_one();
+                }
+            }
+            Ok(_) => {}
+            // The relays' own polling still finds the changes.
+            Err(e) => tracing::debug!("could not read the store's data version: {e}"),
         }
     }
 }

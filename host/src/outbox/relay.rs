@@ -254,6 +254,11 @@ impl Relays {
         self.relays.get(shop)
     }
 
+    /// Every relay's waker.
+    pub fn wakers(&self) -> impl Iterator<Item = Arc<Notify>> + '_ {
+        self.relays.values().map(RelayHandle::waker)
+    }
+
     /// Wakes the relay of `shop` (after an enqueue).
     pub fn notify(&self, shop: &str) {
         if let Some(r) = self.relays.get(shop) {

@@ -218,6 +218,17 @@ impl SqliteStore {
         .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
+    /// A number that changes when another connection (another process:
+    /// `import`, `outbox retry`) commits to the database; this store's own
+    /// writes leave it unchanged (SQLite's `PRAGMA data_version`).
+    pub async fn data_version(&self) -> Result<i64, StoreError> {
+        self.run(|c, _| {
+            c.query_row("PRAGMA data_version", [], |r| r.get(0))
+                .ctx("reading the data version")
+        })
+        .await
+    }
+
     /// Schema version of the open database.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         self.run(|c, _| {
@@ -1543,5 +1554,43 @@ mod tests {
                 .expect("version");
             assert_eq!(version, SCHEMA_VERSION);
         }
+    }
+
+    #[tokio::test]
+    async fn the_data_version_moves_on_another_process_commit_not_on_our_own() {
+        use crate::outbox::store::Store;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("dv.db");
+        let ours = SqliteStore::open(&path).expect("store");
+        let v0 = ours.data_version().await.expect("version");
+        ours.enqueue(
+            "shop",
+            vec![crate::catalog::Change::Upsert {
+                item: crate::catalog::Item::sample("a", "A"),
+            }],
+        )
+        .await
+        .expect("own write");
+        assert_eq!(
+            ours.data_version().await.expect("version"),
+            v0,
+            "own writes"
+        );
+
+        let theirs = SqliteStore::open(&path).expect("a second store, as `import` opens");
+        theirs
+            .enqueue(
+                "shop",
+                vec![crate::catalog::Change::Upsert {
+                    item: crate::catalog::Item::sample("b", "B"),
+                }],
+            )
+            .await
+            .expect("their write");
+        assert_ne!(
+            ours.data_version().await.expect("version"),
+            v0,
+            "another connection's commit"
+        );
     }
 }
