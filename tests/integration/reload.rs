@@ -402,63 +402,19 @@ async fn readyz_until(url: &str, done: impl Fn(u16, &str) -> bool) -> (u16, Stri
 /// The index `adapter refresh` (or `run`'s own refresh) keeps in the
 /// adapters folder: square 1.0.0 revoked in favour of 1.1.0.
 fn registry_revokes_1_0_0(adapters: &Path) {
-    use snapact_host::registry::index::{
-        AdapterEntry, CapabilitySummary, Index, Status, VersionEntry,
-    };
-    let entry = |version: &str, status: Status| VersionEntry {
-        version: version.parse().expect("version"),
-        wit: "snapact:adapter@0.1.0".into(),
-        digest: String::new(),
-        archive_digest: String::new(),
-        size: 0,
-        path: format!("packages/square/square-{version}.tar"),
-        key_id: None,
-        signature: None,
-        vendor: "Square".into(),
-        description: String::new(),
-        capabilities: CapabilitySummary::default(),
-        status,
-        reason: (status == Status::Revoked).then(|| "leaks the POS token".into()),
-        replacement: (status == Status::Revoked).then(|| "1.1.0".parse().expect("version")),
-    };
-    let mut index = Index::default();
-    index.adapters.insert(
-        "square".into(),
-        AdapterEntry {
-            versions: vec![
-                entry("1.0.0", Status::Revoked),
-                entry("1.1.0", Status::Listed),
-            ],
-        },
+    save_index(
+        adapters,
+        vec![
+            entry("1.0.0", Status::Revoked, Some("1.1.0")),
+            entry("1.1.0", Status::Listed, None),
+        ],
     );
-    snapact_host::registry::installed::save_cached_index(adapters, &index).expect("save index");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_whose_every_adapter_is_revoked_is_not_ready_until_a_replacement_is_installed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let adapters = dir.path().join("adapters");
-    install(&adapters, "1.0.0");
-    let sandbox = Served::start(sandbox_config(&[&format!("{SHOP}={SNAPACT_KEY}")])).await;
-    let text = config_text(
-        &dir.path().join("host.db"),
-        &sandbox.url,
-        "http://127.0.0.1:9",
-    )
-    .replace(
-        &format!("dir = \"{}\"", test_adapters_dir().display()),
-        &format!("dir = \"{}\"\nwatch = \"1s\"", adapters.display()),
-    );
-    assert!(text.contains("watch = \"1s\""), "{text}");
-    let config =
-        Config::from_toml(&text, "test.toml", &Overrides::default(), &env()).expect("valid config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let daemon = Daemon::start_with_clock(&config, listener, Arc::new(SystemClock))
-        .await
-        .expect("daemon starts");
+    let (dir, adapters) = adapters_with(&["1.0.0"]);
+    let (daemon, sandbox, url) = start(dir.path(), &adapters).await;
     readyz_until(&url, |status, _| status == 200).await;
 
     // The registry revokes the only version installed: the shop stops
@@ -484,6 +440,7 @@ async fn a_host_whose_every_adapter_is_revoked_is_not_ready_until_a_replacement_
         "1.1.0"
     );
     assert!(daemon.shops[0].adapter.withdrawn().is_none());
+    let daemon = Arc::into_inner(daemon).expect("only the test holds the daemon");
     daemon.shutdown().await.expect("clean shutdown");
     sandbox.stop().await;
 }
