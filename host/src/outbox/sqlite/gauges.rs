@@ -124,30 +124,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::catalog::{Availability, Change, Item, Money};
+    use crate::catalog::{Change, Item};
     use crate::outbox::inbox::{Disposition, EventResult, InboxStore, NewEvent};
     use crate::outbox::{Store, SystemClock, TokioClock};
 
     fn item(r: &str) -> Change {
         Change::Upsert {
-            item: Item {
-                external_ref: r.into(),
-                name: format!("Item {r}"),
-                price: Some(Money {
-                    amount_minor: 100,
-                    currency: "NGN".into(),
-                }),
-                quantity: Some(1),
-                availability: Availability::InStock,
-                sku: None,
-                barcode: None,
-                category: None,
-                description: None,
-                image_url: None,
-                parent_ref: None,
-                stock_key: None,
-                source_version: None,
-            },
+            item: Item::sample(r, &format!("Item {r}")),
         }
     }
 
