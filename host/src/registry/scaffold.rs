@@ -64,7 +64,7 @@ fn language_name(language: Language) -> &'static str {
     }
 }
 
-/// One template: the path it is written to (placeholders allowed) and its text.
+/// One template: the path it is written to (`{{name}}` variables allowed) and its text.
 type Template = (&'static str, &'static str);
 
 const README: &str = include_str!("../../templates/common/README.md");
@@ -532,7 +532,7 @@ mod tests {
                 assert_eq!(
                     leftover,
                     None,
-                    "{language:?}: placeholder left in {}",
+                    "{language:?}: unsubstituted template variable in {}",
                     rel.display()
                 );
             }
